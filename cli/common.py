@@ -1,0 +1,54 @@
+"""Shared CLI plumbing: one-line errors with exit code 2, ``--version``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+
+import typer
+
+EXIT_BAD_INPUT = 2
+
+# Exceptions that mean "the user's input is wrong": reported as one line, never a traceback.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, KeyError)
+
+
+def package_version() -> str:
+    try:
+        return version("ktn")
+    except PackageNotFoundError:  # running from a source tree without installation
+        return "0+unknown"
+
+
+def version_option(prog: str) -> Callable[[bool], None]:
+    def callback(value: bool) -> None:
+        if value:
+            typer.echo(f"{prog} {package_version()}")
+            raise typer.Exit()
+
+    return callback
+
+
+def fail(message: str) -> None:
+    """Print ``error: message`` on stderr and exit with code 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def guarded(fn: Callable) -> Callable:
+    """Turn input errors raised by a command into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except INPUT_ERRORS as e:
+            message = e.args[0] if isinstance(e, KeyError) and e.args else e
+            fail(str(message))
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper

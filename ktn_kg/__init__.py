@@ -1,0 +1,1 @@
+"""ktn_kg: the commonsense relation knowledge graphs (CRKG) of KTN. Does not import torch."""

@@ -1,0 +1,219 @@
+"""All configuration keys in one place, with detectron2's key names.
+
+``get_cfg()`` returns the defaults (the released R50 KTNv2 settings, spec §1-§6 of
+``ktn_model_spec.md``). YAML files may name a ``_BASE_`` file (relative to themselves) that is
+loaded first; ``KEY VALUE`` pairs from the command line are merged last.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from yacs.config import CfgNode as _YacsNode
+
+BASE_KEY = "_BASE_"
+
+
+class CfgNode(_YacsNode):
+    """yacs ``CfgNode`` with detectron2's ``_BASE_`` inheritance."""
+
+    def merge_from_file(self, cfg_filename: str | Path) -> None:
+        self.merge_from_other_cfg(CfgNode(load_yaml_with_base(cfg_filename)))
+
+    def merge_from_list(self, cfg_list: list) -> None:
+        """Merge ``[KEY, VALUE, ...]``; an unknown key is a ``KeyError`` naming it."""
+        for key in cfg_list[0::2]:
+            node = self
+            for part in key.split("."):
+                if not isinstance(node, _YacsNode) or part not in node:
+                    raise KeyError(f"unknown config key {key!r}")
+                node = node[part]
+        super().merge_from_list(cfg_list)
+
+
+def load_yaml_with_base(path: str | Path) -> dict:
+    """Read a YAML config, recursively merging the file named by ``_BASE_`` underneath it."""
+    path = Path(path)
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: config file not found") from None
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must hold a mapping of keys")
+    base = data.pop(BASE_KEY, None)
+    if base is None:
+        return data
+    merged = load_yaml_with_base(path.parent / base)
+    _deep_update(merged, data)
+    return merged
+
+
+def _deep_update(dst: dict, src: dict) -> None:
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict):
+            _deep_update(dst[key], value)
+        else:
+            dst[key] = value
+
+
+def get_cfg() -> CfgNode:
+    """A fresh copy of the default configuration."""
+    return _C.clone()
+
+
+def setup_cfg(config_file: str | Path | None = None, opts: list[str] | None = None) -> CfgNode:
+    """Defaults, then ``config_file``, then ``KEY VALUE`` overrides; returned frozen."""
+    cfg = get_cfg()
+    if config_file:
+        cfg.merge_from_file(config_file)
+    if opts:
+        if len(opts) % 2:
+            raise ValueError(f"overrides must come in KEY VALUE pairs, got {len(opts)} items: {opts}")
+        cfg.merge_from_list(list(opts))
+    cfg.freeze()
+    return cfg
+
+
+_C = CfgNode()
+_C.SEED = 0
+_C.OUTPUT_DIR = "output"
+
+# ---------------------------------------------------------------------------------------------
+_C.MODEL = CfgNode()
+_C.MODEL.DEVICE = "cpu"  # "cuda" when available is chosen by the engine when this is "auto"
+# Local checkpoint path, "torchvision:<WeightsEnum>.<NAME>", or "" for random initialisation.
+_C.MODEL.WEIGHTS = ""
+
+_C.MODEL.BACKBONE = CfgNode()
+# resnet18 | resnet34 | resnet50 | resnet101 | resnext101_32x8d | mobilenet_v3_large
+_C.MODEL.BACKBONE.NAME = "resnet50"
+# Number of leading stages frozen (detectron2's FREEZE_AT): 2 = stem + res2 (spec §1.5).
+_C.MODEL.BACKBONE.FREEZE_AT = 2
+# "FrozenBN" (released, needs pretrained weights) | "BN" | "GN" (train from scratch).
+_C.MODEL.BACKBONE.NORM = "FrozenBN"
+
+_C.MODEL.FPN = CfgNode()
+_C.MODEL.FPN.OUT_CHANNELS = 256
+
+_C.MODEL.PIXEL_MEAN = [0.485, 0.456, 0.406]  # RGB in [0, 1], ImageNet (accepted deviation, spec §1.5)
+_C.MODEL.PIXEL_STD = [0.229, 0.224, 0.225]
+
+_C.MODEL.ANCHOR_GENERATOR = CfgNode()
+_C.MODEL.ANCHOR_GENERATOR.SIZES = [[32], [64], [128], [256], [512]]
+_C.MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS = [[0.5, 1.0, 2.0]]
+
+_C.MODEL.RPN = CfgNode()
+_C.MODEL.RPN.PRE_NMS_TOPK_TRAIN = 2000  # per level
+_C.MODEL.RPN.PRE_NMS_TOPK_TEST = 1000
+_C.MODEL.RPN.POST_NMS_TOPK_TRAIN = 1000  # per image (torchvision's default is 2000; spec §9)
+_C.MODEL.RPN.POST_NMS_TOPK_TEST = 1000
+_C.MODEL.RPN.NMS_THRESH = 0.7
+_C.MODEL.RPN.BATCH_SIZE_PER_IMAGE = 256
+_C.MODEL.RPN.POSITIVE_FRACTION = 0.5
+_C.MODEL.RPN.IOU_THRESHOLDS = [0.3, 0.7]
+
+_C.MODEL.ROI_HEADS = CfgNode()
+_C.MODEL.ROI_HEADS.NUM_CLASSES = 1  # person
+_C.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE = 512
+_C.MODEL.ROI_HEADS.POSITIVE_FRACTION = 0.25
+_C.MODEL.ROI_HEADS.IOU_THRESHOLDS = [0.5]
+_C.MODEL.ROI_HEADS.SCORE_THRESH_TEST = 0.05
+_C.MODEL.ROI_HEADS.NMS_THRESH_TEST = 0.5
+
+_C.MODEL.ROI_BOX_HEAD = CfgNode()
+_C.MODEL.ROI_BOX_HEAD.FC_DIM = 1024
+_C.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 7
+_C.MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO = 2
+_C.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS = [10.0, 10.0, 5.0, 5.0]
+
+_C.MODEL.ROI_KEYPOINT_HEAD = CfgNode()
+_C.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS = 17
+_C.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT = 0.1
+
+_C.MODEL.ROI_DENSEPOSE_HEAD = CfgNode()
+# MID variant: "v2" (released KTNv2 decoder, spec §3), "v1" (KTNv1, Appendix A) or "none"
+# (multi-level RoIAlign from P2..P5, the baseline).
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER = "v2"
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_CONV_DIMS = 256
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_OUT_DIMS = 256
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_MULTI_SCALE_ON = True
+# Optional image-level instance-strengthening segmentation loss (paper §III-B-2, spec §3.6).
+_C.MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_ON = False
+_C.MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_WEIGHT = 1.0
+# KTM variant: "v2" (kpt + part + box parsers, spec §4), "v1" (keypoints only) or "none"
+# (a learned I deconv: the "DensePose RCNN*" baseline, spec §2.6).
+_C.MODEL.ROI_DENSEPOSE_HEAD.KTM = "v2"
+# CRKG graph file read through ktn_kg.load_graph (the CLI's --graph sets this).
+_C.MODEL.ROI_DENSEPOSE_HEAD.GRAPH = "graphs/v2.pkl"
+_C.MODEL.ROI_DENSEPOSE_HEAD.GRAPH_TRAINABLE = True
+_C.MODEL.ROI_DENSEPOSE_HEAD.KT_LEAKY_SLOPE = 0.02  # released code; the paper says 0.2
+_C.MODEL.ROI_DENSEPOSE_HEAD.KT_HIDDEN_DIM = 0  # 0 = the W_s width (512*4*4 = 8192 at CONV_HEAD_DIM 512)
+_C.MODEL.ROI_DENSEPOSE_HEAD.SCALE_CONVS_ON = True
+_C.MODEL.ROI_DENSEPOSE_HEAD.NUM_STACKED_CONVS = 8
+_C.MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_DIM = 512
+_C.MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_KERNEL = 3
+_C.MODEL.ROI_DENSEPOSE_HEAD.POOLER_RESOLUTION = 28
+_C.MODEL.ROI_DENSEPOSE_HEAD.POOLER_SAMPLING_RATIO = 2
+_C.MODEL.ROI_DENSEPOSE_HEAD.HEATMAP_SIZE = 112
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECONV_KERNEL = 4
+_C.MODEL.ROI_DENSEPOSE_HEAD.UP_SCALE = 2
+_C.MODEL.ROI_DENSEPOSE_HEAD.NUM_PATCHES = 24
+_C.MODEL.ROI_DENSEPOSE_HEAD.NUM_COARSE_SEGM_CHANNELS = 15
+_C.MODEL.ROI_DENSEPOSE_HEAD.FG_IOU_THRESHOLD = 0.65
+_C.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD = 0.3
+# Cap on DensePose training RoIs per image (0 = no cap); the slim CPU preset uses it.
+_C.MODEL.ROI_DENSEPOSE_HEAD.MAX_ROIS_PER_IMAGE = 0
+_C.MODEL.ROI_DENSEPOSE_HEAD.POINT_REGRESSION_WEIGHTS = 0.01
+_C.MODEL.ROI_DENSEPOSE_HEAD.PART_WEIGHTS = 1.0
+_C.MODEL.ROI_DENSEPOSE_HEAD.INDEX_WEIGHTS = 2.0
+_C.MODEL.ROI_DENSEPOSE_HEAD.BODY_MASK_WEIGHTS = 5.0
+
+# ---------------------------------------------------------------------------------------------
+_C.INPUT = CfgNode()
+_C.INPUT.MIN_SIZE_TRAIN = [640, 672, 704, 736, 768, 800]
+_C.INPUT.MAX_SIZE_TRAIN = 1333
+_C.INPUT.MIN_SIZE_TEST = 800
+_C.INPUT.MAX_SIZE_TEST = 1333
+_C.INPUT.SIZE_DIVISIBILITY = 32
+_C.INPUT.HFLIP_TRAIN = True
+# UV_symmetry_transforms.mat; without it horizontal flipping is off (training says so once).
+_C.INPUT.UV_SYMMETRY_FILE = ""
+
+_C.DATASETS = CfgNode()
+_C.DATASETS.ROOT = "datasets"
+# Registered names (densepose_coco_2014_train, ...) or "path/to/ann.json:path/to/images".
+_C.DATASETS.TRAIN = ["densepose_coco_2014_train", "densepose_coco_2014_valminusminival"]
+_C.DATASETS.TEST = ["densepose_coco_2014_minival"]
+
+_C.DATALOADER = CfgNode()
+_C.DATALOADER.NUM_WORKERS = 4
+_C.DATALOADER.ASPECT_RATIO_GROUPING = True
+
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = CfgNode()
+_C.SOLVER.IMS_PER_BATCH = 16  # global, over all workers
+_C.SOLVER.BASE_LR = 0.01
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.WEIGHT_DECAY = 1e-4
+_C.SOLVER.WEIGHT_DECAY_NORM = 0.0
+_C.SOLVER.MAX_ITER = 130000
+_C.SOLVER.STEPS = [100000, 120000]
+_C.SOLVER.GAMMA = 0.1
+_C.SOLVER.WARMUP_ITERS = 1000
+_C.SOLVER.WARMUP_FACTOR = 0.1
+_C.SOLVER.CHECKPOINT_PERIOD = 10000
+_C.SOLVER.MAX_TO_KEEP = 3
+_C.SOLVER.AMP = True  # used on CUDA only
+_C.SOLVER.CLIP_GRADIENTS = CfgNode()
+_C.SOLVER.CLIP_GRADIENTS.ENABLED = False
+_C.SOLVER.CLIP_GRADIENTS.CLIP_VALUE = 1.0
+
+_C.TEST = CfgNode()
+_C.TEST.EVAL_PERIOD = 0  # 0 = only at the end
+_C.TEST.DETECTIONS_PER_IMAGE = 100
+# Directory with SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat and Pdist_matrix.pkl.
+_C.TEST.EVAL_DATA_DIR = "datasets/densepose_eval_data"

@@ -1,0 +1,1 @@
+"""ktn_model.data"""
