@@ -207,6 +207,7 @@ _C.SOLVER.WARMUP_ITERS = 1000
 _C.SOLVER.WARMUP_FACTOR = 0.1
 _C.SOLVER.CHECKPOINT_PERIOD = 10000
 _C.SOLVER.MAX_TO_KEEP = 3
+_C.SOLVER.LOG_PERIOD = 20  # iterations between metrics.jsonl records / progress updates
 _C.SOLVER.AMP = True  # used on CUDA only
 _C.SOLVER.CLIP_GRADIENTS = CfgNode()
 _C.SOLVER.CLIP_GRADIENTS.ENABLED = False
