@@ -1,1 +1,6 @@
-"""ktn_model.modeling"""
+"""ktn_model.modeling: the KTN network (DensePose R-CNN* + MID + KTM) on torchvision's detection stack."""
+
+from .build import build_model
+from .weights import LoadReport, load_weights
+
+__all__ = ["LoadReport", "build_model", "load_weights"]

@@ -1,0 +1,66 @@
+"""Backbone + FPN (spec §1.5, §9): ResNet / ResNeXt / MobileNetV3 feature levels P2..P5 plus P6.
+
+Feature keys follow torchvision: '0'..'3' are P2..P5 (strides 4..32), 'pool' is P6 = max-pool of P5.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from torch import nn
+from torchvision.models import mobilenetv3, resnet
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnext101_32x8d")
+MOBILENETS = ("mobilenet_v3_large",)
+# detectron2's stage order; FREEZE_AT k freezes the first k of these.
+_RESNET_STAGES = (("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",))
+
+
+def norm_layer(name: str):
+    """Backbone normalisation: "FrozenBN" (needs pretrained weights), "BN" or "GN" (32 groups)."""
+    if name == "FrozenBN":
+        return FrozenBatchNorm2d
+    if name == "BN":
+        return nn.BatchNorm2d
+    if name == "GN":
+        return partial(nn.GroupNorm, 32)
+    raise ValueError(f"MODEL.BACKBONE.NORM must be FrozenBN, BN or GN, got {name!r}")
+
+
+def _freeze(modules: list[nn.Module]) -> None:
+    for module in modules:
+        for p in module.parameters():
+            p.requires_grad_(False)
+
+
+def _resnet_body(name: str, norm, freeze_at: int) -> tuple[nn.Module, dict[str, str], list[int]]:
+    body = getattr(resnet, name)(weights=None, norm_layer=norm)
+    _freeze([getattr(body, m) for stage in _RESNET_STAGES[:freeze_at] for m in stage])
+    widths = [body.fc.in_features // 2 ** (4 - i) for i in range(1, 5)]
+    return body, {f"layer{i}": str(i - 1) for i in range(1, 5)}, widths
+
+
+def _mobilenet_body(name: str, norm, freeze_at: int) -> tuple[nn.Module, dict[str, str], list[int]]:
+    features = getattr(mobilenetv3, name)(weights=None, norm_layer=norm).features
+    # The first block of each stride-2 stage gives strides 4, 8, 16, 32.
+    strided = [i for i, block in enumerate(features) if getattr(block, "_is_cn", False)]
+    _freeze(list(features[: ([0] + strided)[freeze_at] if freeze_at < 5 else len(features)]))
+    return features, {str(i): str(k) for k, i in enumerate(strided)}, [features[i].out_channels for i in strided]
+
+
+def build_backbone(cfg) -> BackboneWithFPN:
+    """``images (B, 3, H, W) -> {'0': P2 (B, C, H/4, W/4), ..., '3': P5, 'pool': P6}``, C = FPN.OUT_CHANNELS."""
+    name, freeze_at = cfg.MODEL.BACKBONE.NAME, cfg.MODEL.BACKBONE.FREEZE_AT
+    if not 0 <= freeze_at <= 5:
+        raise ValueError(f"MODEL.BACKBONE.FREEZE_AT must be in 0..5, got {freeze_at}")
+    norm = norm_layer(cfg.MODEL.BACKBONE.NORM)
+    if name in RESNETS:
+        body, return_layers, widths = _resnet_body(name, norm, freeze_at)
+    elif name in MOBILENETS:
+        body, return_layers, widths = _mobilenet_body(name, norm, freeze_at)
+    else:
+        raise ValueError(f"MODEL.BACKBONE.NAME must be one of {RESNETS + MOBILENETS}, got {name!r}")
+    return BackboneWithFPN(body, return_layers, widths, cfg.MODEL.FPN.OUT_CHANNELS, extra_blocks=LastLevelMaxPool())

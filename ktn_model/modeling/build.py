@@ -1,0 +1,115 @@
+"""``build_model(cfg)``: the KTN network from the configuration (``ktn_model/config.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.rpn import AnchorGenerator, RegionProposalNetwork, RPNHead
+from torchvision.ops import MultiScaleRoIAlign
+
+import ktn_kg
+
+from .backbone import build_backbone
+from .heads import build_densepose_head
+from .ktm import GRAPH_TASKS, KTM, VARIANTS
+from .ktn import KTN
+from .losses import DensePoseLossWeights
+from .mid import build_mid
+from .pooler import LEVELS, DensePosePooler
+from .predictor import DensePosePredictor
+from .roi_heads import KTNRoIHeads
+from .transform import KTNTransform
+
+
+def build_transform(cfg) -> KTNTransform:
+    i = cfg.INPUT
+    return KTNTransform(i.MIN_SIZE_TRAIN, i.MAX_SIZE_TRAIN, i.MIN_SIZE_TEST, i.MAX_SIZE_TEST,
+                        cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD, i.SIZE_DIVISIBILITY)
+
+
+def build_rpn(cfg, channels: int) -> RegionProposalNetwork:
+    r = cfg.MODEL.RPN
+    sizes = tuple(tuple(s) for s in cfg.MODEL.ANCHOR_GENERATOR.SIZES)
+    ratios = cfg.MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS
+    anchors = AnchorGenerator(sizes, tuple(tuple(ratios[0 if len(ratios) == 1 else k]) for k in range(len(sizes))))
+    bg_iou, fg_iou = r.IOU_THRESHOLDS
+    return RegionProposalNetwork(
+        anchors, RPNHead(channels, anchors.num_anchors_per_location()[0]), fg_iou, bg_iou, r.BATCH_SIZE_PER_IMAGE,
+        r.POSITIVE_FRACTION, dict(training=r.PRE_NMS_TOPK_TRAIN, testing=r.PRE_NMS_TOPK_TEST),
+        dict(training=r.POST_NMS_TOPK_TRAIN, testing=r.POST_NMS_TOPK_TEST), r.NMS_THRESH)
+
+
+def build_box_predictor(cfg) -> FastRCNNPredictor:
+    """cls_score (C+1 rows, background first) and bbox_pred; detectron2's N(0, 0.01) / N(0, 0.001) init (spec §9)."""
+    predictor = FastRCNNPredictor(cfg.MODEL.ROI_BOX_HEAD.FC_DIM, cfg.MODEL.ROI_HEADS.NUM_CLASSES + 1)
+    for layer, std in ((predictor.cls_score, 0.01), (predictor.bbox_pred, 0.001)):
+        nn.init.normal_(layer.weight, std=std)
+        nn.init.zeros_(layer.bias)
+    return predictor
+
+
+def load_crkg(cfg) -> dict[str, np.ndarray]:
+    """The CRKG matrices (release layout, (|C_n|, 25)) of every parser, from ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``."""
+    graph = ktn_kg.load_graph(cfg.MODEL.ROI_DENSEPOSE_HEAD.GRAPH)
+    return {parser: graph.matrix(task) for parser, task in GRAPH_TASKS.items()}
+
+
+def build_ktm(cfg, graphs: Mapping[str, np.ndarray] | None) -> KTM | None:
+    """KTM from ``MODEL.ROI_DENSEPOSE_HEAD.KTM`` ("v2", "v1", "none" -> None); ``graphs`` default: the graph file."""
+    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
+    if head.KTM == "none":
+        return None
+    if head.KTM not in VARIANTS:
+        raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.KTM must be v2, v1 or none, got {head.KTM!r}")
+    graphs = load_crkg(cfg) if graphs is None else graphs
+    d_head = head.CONV_HEAD_DIM * head.DECONV_KERNEL**2
+    dims = {"kpt": d_head, "part": d_head, "loc": cfg.MODEL.ROI_BOX_HEAD.FC_DIM}
+    return KTM({n: graphs[n] for n in VARIANTS[head.KTM]}, dims, d_head, head.KT_HIDDEN_DIM, head.KT_LEAKY_SLOPE,
+               head.GRAPH_TRAINABLE)
+
+
+def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None) -> KTNRoIHeads:
+    h, box, dp = cfg.MODEL.ROI_HEADS, cfg.MODEL.ROI_BOX_HEAD, cfg.MODEL.ROI_DENSEPOSE_HEAD
+    if dp.HEATMAP_SIZE != dp.POOLER_RESOLUTION * 2 * dp.UP_SCALE:
+        raise ValueError(f"HEATMAP_SIZE {dp.HEATMAP_SIZE} must be POOLER_RESOLUTION × 2 × UP_SCALE")
+    if dp.IS_LOSS_ON:
+        raise NotImplementedError("MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_ON: the image-level IS loss is not implemented")
+    resolution = box.POOLER_RESOLUTION
+    mid = build_mid(cfg)
+    dp_in = channels if mid is None else dp.DECODER_OUT_DIMS
+    head = build_densepose_head(cfg, dp_in)
+    predictor = DensePosePredictor(head.out_channels, cfg.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS,
+                                   dp.NUM_COARSE_SEGM_CHANNELS, dp.NUM_PATCHES + 1, dp.DECONV_KERNEL, dp.UP_SCALE,
+                                   build_ktm(cfg, graphs))
+    box_args = dict(fg_iou_thresh=h.IOU_THRESHOLDS[0], bg_iou_thresh=h.IOU_THRESHOLDS[0],
+                    batch_size_per_image=h.BATCH_SIZE_PER_IMAGE, positive_fraction=h.POSITIVE_FRACTION,
+                    bbox_reg_weights=tuple(box.BBOX_REG_WEIGHTS), score_thresh=h.SCORE_THRESH_TEST,
+                    nms_thresh=h.NMS_THRESH_TEST, detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE)
+    weights = DensePoseLossWeights(dp.POINT_REGRESSION_WEIGHTS, dp.PART_WEIGHTS, dp.INDEX_WEIGHTS,
+                                   dp.BODY_MASK_WEIGHTS, cfg.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT)
+    return KTNRoIHeads(
+        MultiScaleRoIAlign(LEVELS, resolution, box.POOLER_SAMPLING_RATIO),
+        TwoMLPHead(channels * resolution**2, box.FC_DIM), build_box_predictor(cfg),
+        DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO), head, predictor,
+        box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
+        loss_weights=weights)
+
+
+def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:
+    """The KTN network of ``cfg``, randomly initialised (see ``load_weights``), on ``MODEL.DEVICE``.
+
+    ``graphs`` ({"kpt": (17, 25), "part": (15, 25), "loc": (6, 25)} in the release layout) overrides the
+    graph file ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``, which is read only when a KTM is configured.
+    """
+    backbone = build_backbone(cfg)
+    channels = backbone.out_channels
+    model = KTN(backbone, build_rpn(cfg, channels), build_roi_heads(cfg, channels, graphs), build_transform(cfg),
+                cfg.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD)
+    device = cfg.MODEL.DEVICE
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device)

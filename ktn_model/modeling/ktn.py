@@ -1,0 +1,45 @@
+"""KTN, the whole network (spec §1.1): transform -> backbone/FPN -> RPN -> box + DensePose RoI heads."""
+
+from __future__ import annotations
+
+from torch import Tensor
+from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+
+from .postprocess import densepose_results
+
+
+class KTN(GeneralizedRCNN):
+    """``model(images, targets)`` -> weighted losses (training); ``model(images)`` -> per-image results (eval).
+
+    images: list of (3, H, W) float RGB in [0, 1]. Results per image: ``boxes`` (D, 4), ``scores`` (D,),
+    ``labels`` (D,), ``keypoints`` (D, 17, 3), ``keypoints_scores`` (D, 17) in original-image pixels and
+    ``densepose``: D uint8 arrays (3, H_d, W_d) = [I, U·255, V·255] (``postprocess.iuv_array``).
+    """
+
+    def __init__(self, backbone, rpn, roi_heads, transform, fg_mask_threshold: float = 0.3):
+        super().__init__(backbone, rpn, roi_heads, transform)
+        self.fg_mask_threshold = fg_mask_threshold
+
+    @staticmethod
+    def _check_targets(targets: list[dict] | None, n_images: int) -> None:
+        if targets is None or len(targets) != n_images:
+            raise ValueError("training needs one target dict per image")
+        for t in targets:
+            boxes = t["boxes"]
+            if boxes.ndim != 2 or boxes.shape[-1] != 4 or not boxes.is_floating_point():
+                raise ValueError(f"target boxes must be a float (N, 4) tensor, got {tuple(boxes.shape)} {boxes.dtype}")
+
+    def forward(self, images: list[Tensor], targets: list[dict] | None = None):
+        if self.training:
+            self._check_targets(targets, len(images))
+        original_sizes = [tuple(img.shape[-2:]) for img in images]
+        image_list, targets = self.transform(images, targets)
+        features = self.backbone(image_list.tensors)
+        proposals, proposal_losses = self.rpn(image_list, features, targets)
+        detections, detector_losses = self.roi_heads(features, proposals, image_list.image_sizes, targets)
+        if self.training:
+            return {**proposal_losses, **detector_losses}
+        detections = self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
+        for det in detections:
+            det["densepose"] = densepose_results(*det.pop("densepose_raw"), det["boxes"], self.fg_mask_threshold)
+        return detections

@@ -1,0 +1,157 @@
+"""DensePose training RoIs, targets and losses (spec §2.3-2.5).
+
+All boxes are XYXY in the network-input frame; DensePose points and S_gt live in the 256×256 frame
+of their GT box, so they need no resizing.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchvision.models.detection.roi_heads import keypointrcnn_loss
+from torchvision.ops import box_iou
+
+from .predictor import DensePoseOutput
+
+GT_FRAME = 256  # side of the GT-box frame of dp_x, dp_y and dp_masks
+
+
+class DensePoseRoIs(NamedTuple):
+    """Training RoIs of one image: ``boxes`` (n, 4) proposals and ``gt`` (n,) index of the matched GT."""
+
+    boxes: Tensor
+    gt: Tensor
+
+
+def select_densepose_rois(proposals: Tensor, matched_idxs: Tensor, labels: Tensor, gt_boxes: Tensor,
+                          dp_valid: Tensor, iou_threshold: float = 0.65, max_rois: int = 0) -> DensePoseRoIs:
+    """Foreground proposals with IoU(proposal, matched GT) > ``iou_threshold`` whose GT has DensePose (spec §2.3).
+
+    proposals (R, 4), matched_idxs (R,), labels (R,), gt_boxes (G, 4), dp_valid (G,) bool. ``max_rois`` > 0
+    keeps a random subset of that size (the slim CPU preset's cap).
+    """
+    fg = torch.where(labels > 0)[0]
+    if gt_boxes.numel() == 0 or fg.numel() == 0:
+        return DensePoseRoIs(proposals[:0], matched_idxs[:0])
+    gt = matched_idxs[fg]
+    iou = box_iou(proposals[fg], gt_boxes).gather(1, gt[:, None])[:, 0]
+    keep = fg[(iou > iou_threshold) & dp_valid[gt]]
+    if 0 < max_rois < keep.numel():
+        keep = keep[torch.randperm(keep.numel(), device=keep.device)[:max_rois]]
+    return DensePoseRoIs(proposals[keep], matched_idxs[keep])
+
+
+class PointSamples(NamedTuple):
+    """Annotated points mapped onto the RoI heat-map grid (spec §2.4), one entry per valid point, (P,) each.
+
+    ``roi`` indexes the RoI batch; the four neighbours are (y_lo|y_hi, x_lo|x_hi) with weights from w_x, w_y.
+    """
+
+    roi: Tensor
+    x_lo: Tensor
+    x_hi: Tensor
+    y_lo: Tensor
+    y_hi: Tensor
+    w_x: Tensor
+    w_y: Tensor
+    I: Tensor  # noqa: E741
+    U: Tensor
+    V: Tensor
+
+
+def _grid_axis(coord: Tensor, lo: Tensor, extent: Tensor, size: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Coordinates (P,) in a proposal [lo, lo + extent) -> validity, lo/hi indices and weight on a ``size`` grid."""
+    valid = (coord - lo >= 0) & (coord - lo < extent)
+    g = (coord - lo) * size / extent
+    i_lo = g.floor().clamp(0, size - 1)
+    i_hi = (i_lo + 1).clamp(max=size - 1)
+    return valid, i_lo.long(), i_hi.long(), torch.minimum(i_hi, g) - i_lo
+
+
+def point_samples(points: list[Tensor], gt_boxes: Tensor, boxes: Tensor, size: int = 112) -> PointSamples:
+    """points: per RoI (P_i, 5) [x, y, I, U, V] in the GT frame; gt_boxes, boxes (N, 4) -> the points inside."""
+    counts = torch.tensor([len(p) for p in points], device=boxes.device)
+    pts = torch.cat(points) if points else boxes.new_zeros((0, 5))
+    roi = torch.repeat_interleave(torch.arange(len(points), device=boxes.device), counts)
+    gt, box = gt_boxes[roi], boxes[roi]
+    gt_wh, box_wh = gt[:, 2:] - gt[:, :2], box[:, 2:] - box[:, :2]
+    xy = gt[:, :2] + pts[:, :2] * gt_wh / GT_FRAME
+    vx, x_lo, x_hi, w_x = _grid_axis(xy[:, 0], box[:, 0], box_wh[:, 0], size)
+    vy, y_lo, y_hi, w_y = _grid_axis(xy[:, 1], box[:, 1], box_wh[:, 1], size)
+    k = vx & vy
+    return PointSamples(roi[k], x_lo[k], x_hi[k], y_lo[k], y_hi[k], w_x[k], w_y[k], pts[k, 2].long(), pts[k, 3],
+                        pts[k, 4])
+
+
+def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
+    """maps (N, C, S, S) -> (P, C), bilinear at the sampled points (corner-aligned grid, spec §2.4)."""
+    m = maps.permute(0, 2, 3, 1)
+    wx, wy = s.w_x[:, None], s.w_y[:, None]
+    return ((1 - wx) * (1 - wy) * m[s.roi, s.y_lo, s.x_lo] + wx * (1 - wy) * m[s.roi, s.y_lo, s.x_hi]
+            + (1 - wx) * wy * m[s.roi, s.y_hi, s.x_lo] + wx * wy * m[s.roi, s.y_hi, s.x_hi])
+
+
+def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int = 112) -> Tensor:
+    """S_gt (N, 256, 256) in GT frames -> (N, size, size) int64 in the proposal frames (spec §2.5).
+
+    Nearest sampling at the cells' top-left corners, zeros outside the GT box.
+    """
+    gt_wh = (gt_boxes[:, 2:] - gt_boxes[:, :2])[:, None, :]
+    a0 = 2 * (boxes[:, None, :2] - gt_boxes[:, None, :2]) / gt_wh - 1
+    a1 = 2 * (boxes[:, None, 2:] - gt_boxes[:, None, :2]) / gt_wh - 1
+    steps = torch.arange(size, device=boxes.device, dtype=boxes.dtype)[None, :, None] / size
+    axes = a0 + steps * (a1 - a0)  # (N, size, 2): [x(j), y(j)]
+    grid = torch.stack(torch.broadcast_tensors(axes[:, None, :, 0], axes[:, :, None, 1]), dim=-1)
+    out = F.grid_sample(masks[:, None].to(boxes.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=True)
+    return out[:, 0].round().long()
+
+
+class DensePoseLossWeights(NamedTuple):
+    """Weights of the U/V (summed), I, S, M and keypoint losses (spec §2.5)."""
+
+    uv: float = 0.01
+    i: float = 1.0
+    s: float = 2.0
+    m: float = 5.0
+    k: float = 0.1
+
+
+def _zero(*tensors: Tensor) -> Tensor:
+    """A zero loss connected to ``tensors`` so that every parameter still gets a (zero) gradient."""
+    return sum(t.sum() for t in tensors) * 0.0
+
+
+def densepose_losses(out: DensePoseOutput, rois: list[DensePoseRoIs], targets: list[dict],
+                     w: DensePoseLossWeights) -> dict[str, Tensor]:
+    """The weighted U, V, I, S, M and keypoint losses over the RoIs of the batch (``out`` concatenates them)."""
+    boxes = torch.cat([r.boxes for r in rois])
+    gt_boxes = torch.cat([t["boxes"][r.gt] for r, t in zip(rois, targets, strict=True)])
+    points = [t["dp_points"][g] for r, t in zip(rois, targets, strict=True) for g in r.gt.tolist()]
+    masks = torch.cat([t["dp_masks"][r.gt] for r, t in zip(rois, targets, strict=True)])
+    loss_k = keypointrcnn_loss(out.K, [r.boxes for r in rois], [t["keypoints"] for t in targets],
+                               [r.gt for r in rois])
+    losses = {"loss_keypoint": w.k * loss_k}
+    dense = torch.tensor([len(p) > 0 for p in points], dtype=torch.bool, device=boxes.device)
+    if not dense.any():
+        zero = _zero(out.M, out.I, out.U, out.V, out.S)
+        return {**{f"loss_densepose_{n}": zero for n in "UVISM"}, **losses}
+    idx = torch.where(dense)[0]
+    sel = DensePoseOutput(*(t[idx] for t in out))
+    s = point_samples([points[i] for i in idx.tolist()], gt_boxes[idx], boxes[idx], out.I.shape[-1])
+    fg = s.I > 0
+    part_gt = s.I[fg, None]
+    u = bilinear_sample(sel.U, s)[fg].gather(1, part_gt)[:, 0]
+    v = bilinear_sample(sel.V, s)[fg].gather(1, part_gt)[:, 0]
+    i_logits = bilinear_sample(sel.I, s)
+    s_gt = resample_masks(masks[idx], gt_boxes[idx], boxes[idx], out.S.shape[-1])
+    losses.update(
+        loss_densepose_U=w.uv * F.smooth_l1_loss(u, s.U[fg], reduction="sum"),
+        loss_densepose_V=w.uv * F.smooth_l1_loss(v, s.V[fg], reduction="sum"),
+        loss_densepose_I=w.i * F.cross_entropy(i_logits, s.I) if len(s.I) else _zero(sel.I),
+        loss_densepose_S=w.s * F.cross_entropy(sel.S, s_gt),
+        loss_densepose_M=w.m * F.cross_entropy(sel.M, s_gt.clamp(0, 1)),
+    )
+    return losses

@@ -1,0 +1,145 @@
+"""MID, the multi-instance decoder that fuses P2..P5 into one stride-4 map P^c.
+
+``MIDv2`` is the released KTNv2 decoder (spec §3, paper §III-B), ``MIDv1`` the KTNv1 one (spec
+Appendix A). Both take ``[P2, P3, P4, P5]`` with strides 4..32 and return (B, C_out, H/4, W/4).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .layers import conv_gn_relu, conv_relu, msra_fill
+
+
+def check_pyramid(features: list[Tensor]) -> None:
+    """Raise a clear error unless level i is exactly P2's size / 2^i and P2's size is a multiple of 8.
+
+    That holds when the padded image is a multiple of 32 (``INPUT.SIZE_DIVISIBILITY``, spec §1.5).
+    """
+    h, w = features[0].shape[-2:]
+    sizes = [tuple(f.shape[-2:]) for f in features]
+    if h % 8 or w % 8 or sizes != [(h >> i, w >> i) for i in range(len(features))]:
+        raise ValueError(
+            f"MID needs the padded image size to be a multiple of 32 (INPUT.SIZE_DIVISIBILITY); "
+            f"got FPN levels of sizes {sizes}"
+        )
+
+
+def space_to_depth(x: Tensor) -> Tensor:
+    """(B, C, H, W) -> (B, 4C, H/2, W/2): the four (row, col) parity sub-grids stacked block-wise.
+
+    Block order (even, even), (even, odd), (odd, even), (odd, odd); channels [kC, (k+1)C) hold block k
+    (spec §3.1; not ``nn.PixelUnshuffle``'s interleaved order).
+    """
+    return torch.cat([x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]], dim=1)
+
+
+class FA(nn.Module):
+    """Feature adjustment (spec §3.1): space-to-depth then 3×3 conv 4C -> C + ReLU; (B,C,H,W) -> (B,C,H/2,W/2)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = conv_relu(4 * channels, channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(space_to_depth(x))
+
+
+class IFA(nn.Sequential):
+    """Inverse feature adjustment (spec §3.3): 1×1 conv C -> 4C + ReLU + PixelShuffle(2); (B,C,H,W) -> (B,C,2H,2W).
+
+    Output channel c at (2h+i, 2w+j) is conv channel 4c + 2i + j.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__(conv_relu(channels, 4 * channels, kernel=1), nn.PixelShuffle(2))
+
+
+class Upsample2x(nn.Module):
+    """Bilinear ×2 (align_corners=False): (B, C, H, W) -> (B, C, 2H, 2W)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def scale_head(level: int, c_in: int, channels: int, upsample) -> nn.Sequential:
+    """max(1, level) stages of [3×3 conv + ReLU, then ``upsample(channels)`` unless at stride 4].
+
+    ``level`` is 0 for P2 (stride 4) .. 3 for P5; the head maps (B, c_in, H, W) to (B, channels, H·2^level, ...).
+    """
+    stages = []
+    for k in range(max(1, level)):
+        stages.append(conv_relu(c_in if k == 0 else channels, channels))
+        if level > 0:
+            stages.append(upsample(channels))
+    return nn.Sequential(*stages)
+
+
+class MultiScaleFusion(nn.Module):
+    """The "trident" step (spec §3.4): [1×1, 3×3 d1, d2, d3] conv-GN-ReLU branches, concat, 1×1 conv with bias."""
+
+    def __init__(self, channels: int, out_channels: int):
+        super().__init__()
+        self.branches = nn.ModuleList(
+            [conv_gn_relu(channels, channels, kernel=1)] + [conv_gn_relu(channels, channels, 3, d) for d in (1, 2, 3)]
+        )
+        self.predictor = msra_fill(nn.Conv2d(4 * channels, out_channels, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.predictor(torch.cat([branch(x) for branch in self.branches], dim=1))
+
+
+class MIDv2(nn.Module):
+    """Released MIDv2 (spec §3): cumulative bottom-up FA fusion, per-level IFA scale heads summed, trident step.
+
+    ``[P2..P5]`` each (B, c_in, H/2^(i+2), W/2^(i+2)) -> P^c (B, out_channels, H/4, W/4).
+    """
+
+    def __init__(self, c_in: int = 256, channels: int = 256, out_channels: int = 256, multi_scale: bool = True,
+                 num_levels: int = 4):
+        super().__init__()
+        self.fa = nn.ModuleList([FA(c_in) for _ in range(num_levels - 1)])
+        self.scale_heads = nn.ModuleList([scale_head(i, c_in, channels, IFA) for i in range(num_levels)])
+        self.fusion = MultiScaleFusion(channels, out_channels) if multi_scale else msra_fill(
+            nn.Conv2d(channels, out_channels, 1))
+
+    def forward(self, features: list[Tensor]) -> Tensor:
+        check_pyramid(features)
+        fused = [features[0]]
+        for fa, p in zip(self.fa, features[1:], strict=True):
+            fused.append(p + fa(fused[-1]))
+        x = sum(head(level) for head, level in zip(self.scale_heads, fused, strict=True))
+        return self.fusion(x)
+
+
+class MIDv1(nn.Module):
+    """KTNv1 decoder (spec Appendix A): per level [3×3 conv + ReLU + bilinear ×2] to stride 4, summed, 1×1 conv.
+
+    ``[P2..P5]`` -> (B, out_channels, H/4, W/4).
+    """
+
+    def __init__(self, c_in: int = 256, channels: int = 256, out_channels: int = 256, num_levels: int = 4):
+        super().__init__()
+        self.scale_heads = nn.ModuleList(
+            [scale_head(i, c_in, channels, lambda _: Upsample2x()) for i in range(num_levels)]
+        )
+        self.predictor = msra_fill(nn.Conv2d(channels, out_channels, 1))
+
+    def forward(self, features: list[Tensor]) -> Tensor:
+        check_pyramid(features)
+        return self.predictor(sum(head(p) for head, p in zip(self.scale_heads, features, strict=True)))
+
+
+def build_mid(cfg) -> nn.Module | None:
+    """MID from ``MODEL.ROI_DENSEPOSE_HEAD.DECODER`` ("v2", "v1" or "none" -> None)."""
+    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
+    dims = dict(c_in=cfg.MODEL.FPN.OUT_CHANNELS, channels=head.DECODER_CONV_DIMS, out_channels=head.DECODER_OUT_DIMS)
+    if head.DECODER == "v2":
+        return MIDv2(multi_scale=head.DECODER_MULTI_SCALE_ON, **dims)
+    if head.DECODER == "v1":
+        return MIDv1(**dims)
+    if head.DECODER == "none":
+        return None
+    raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.DECODER must be v2, v1 or none, got {head.DECODER!r}")
