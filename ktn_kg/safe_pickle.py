@@ -1,0 +1,53 @@
+"""Pickle loading that cannot run code: only numpy array reconstruction and builtin containers."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .errors import KGError
+
+
+def _numpy_globals() -> dict[tuple[str, str], object]:
+    """The callables numpy array pickles reference, under every module path numpy 1.x/2.x writes."""
+    reconstruct = np.ndarray((0,)).__reduce__()[0]
+    frombuffer = np.arange(1.0).__reduce_ex__(5)[0]
+    allowed: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for module in ("numpy.core", "numpy._core"):
+        allowed[(f"{module}.multiarray", "_reconstruct")] = reconstruct
+        allowed[(f"{module}.numeric", "_frombuffer")] = frombuffer
+    return allowed
+
+
+_ALLOWED = _numpy_globals()
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only the globals in ``_ALLOWED``; anything else (os.system, eval, ...) is refused."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refused: the pickle references {module}.{name}; only numpy arrays and builtin types are allowed"
+            ) from None
+
+
+def safe_loads(data: bytes, source: str):
+    """Unpickle ``data`` with the restricted unpickler; any failure → :class:`KGError` naming ``source``."""
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise KGError(f"{source}: unreadable pickle: {e}") from None
+
+
+def safe_load(path: str | Path):
+    """Read and safely unpickle a file."""
+    path = Path(path)
+    if not path.is_file():
+        raise KGError(f"{path}: no such file")
+    return safe_loads(path.read_bytes(), str(path))

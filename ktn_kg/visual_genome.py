@@ -1,0 +1,187 @@
+"""Visual Genome relationship counting F (spec §5.5), streamed in one pass with ijson's C backend.
+
+The file is never loaded whole: ijson (yajl2_c) yields one image entry at a time, and only the
+(subject word, object word) pairs that can fire a rule are tallied, so memory stays flat in the file
+size. The three rules are then applied once per distinct pair, for every task.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+from .errors import KGError
+from .vocabulary import TaskVocab
+
+PairCounts = Counter  # Counter[(subject word | None, object word | None)] -> relationships
+_BUF = 1 << 18
+
+
+def _ijson():
+    """ijson's yajl2_c backend; refuse to run on the slow pure-Python fallback."""
+    import ijson
+
+    try:
+        return ijson.get_backend("yajl2_c")
+    except ImportError:
+        raise KGError("ijson's C backend (yajl2_c) is not available; reinstall ijson from a wheel") from None
+
+
+def relevant_words(vocabs: Iterable[TaskVocab], surface_base: Iterable[str]) -> frozenset[str]:
+    """Every word that can take part in a rule of any task: A, Bs and both synonym maps' keys."""
+    words = set(surface_base)
+    for tv in vocabs:
+        words |= set(tv.base_labels) | set(tv.syn_2d) | set(tv.syn_surface)
+    return frozenset(words)
+
+
+def count_pairs(path: str | Path, relevant: frozenset[str], progress: bool = False) -> tuple[PairCounts, dict]:
+    """Stream ``relationships.json`` (plain, .gz or .zip) → (pair counts, {"images", "relationships"}).
+
+    Words outside ``relevant`` are replaced by None, which keeps the counter small and leaves every
+    rule's outcome unchanged (None matches no vocabulary).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise KGError(f"{path}: no such Visual Genome file")
+    pairs: PairCounts = Counter()
+    stats = {"images": 0, "relationships": 0}
+    with _open_stream(path, progress) as reader:
+        try:
+            for image in _ijson().items(reader, "item", use_float=True, buf_size=_BUF):
+                stats["images"] += 1
+                stats["relationships"] += _count_image(image, relevant, pairs)
+        except (KeyError, TypeError, IndexError, AttributeError) as e:
+            raise KGError(f"{path}: wrong JSON shape near byte {reader.offset}: {_describe(e)}") from None
+        except _ijson().JSONError as e:
+            raise KGError(f"{path}: malformed or truncated JSON at byte {reader.offset}: {_first_line(e)}") from None
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as e:
+            raise KGError(f"{path}: cannot decompress at byte {reader.offset}: {e}") from None
+    return pairs, stats
+
+
+def _count_image(image: dict, relevant: frozenset[str], pairs: PairCounts) -> int:
+    """Tally one image entry's relationships; returns how many it has."""
+    rels = image["relationships"]
+    if not isinstance(rels, list):
+        raise TypeError("'relationships' is not a list")
+    for rel in rels:
+        s = _word(rel["subject"])
+        o = _word(rel["object"])
+        if s in relevant or o in relevant:
+            pairs[(s if s in relevant else None, o if o in relevant else None)] += 1
+    return len(rels)
+
+
+def _word(entity: dict) -> str | None:
+    """Entity word (spec §5.5 step 1): ``name`` (VG v1.2), else ``names[0]`` (v1.4), else None; verbatim."""
+    if not isinstance(entity, dict):
+        raise TypeError("subject/object is not an object")
+    if "name" in entity:
+        return entity["name"]
+    if "names" in entity:
+        return entity["names"][0]
+    return None
+
+
+def _describe(e: Exception) -> str:
+    return f"missing key {e}" if isinstance(e, KeyError) else str(e)
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def rule_counts(pairs: PairCounts, tv: TaskVocab, surface_base: Iterable[str]) -> Counter:
+    """Apply Rules 1-3 of spec §5.5 to every distinct pair → Counter[(2D base label, surface base label)].
+
+    W = {subject word, object word}; the first rule that fires consumes the relationship and every
+    (a, b) pair it produces adds the relationship's count.
+    """
+    a_set, b_set = set(tv.base_labels), set(surface_base)
+    out: Counter = Counter()
+    for (s, o), n in pairs.items():
+        for cell in _fire(frozenset((s, o)), a_set, b_set, tv.syn_2d, tv.syn_surface):
+            out[cell] += n
+    return out
+
+
+def _fire(w: frozenset, a_set: set, b_set: set, syn_2d: dict, syn_s: dict) -> list[tuple[str, str]]:
+    wa, wb = w & a_set, w & b_set
+    if wa and wb:
+        return [(a, b) for a in wa for b in wb]
+    w2 = w & syn_2d.keys()
+    if w2 and wb:
+        return [(syn_2d[x], b) for x in w2 for b in wb]
+    ws = w & syn_s.keys()
+    if wa and ws:
+        return [(a, syn_s[x]) for a in wa for x in ws]
+    return []
+
+
+class _TrackedReader:
+    """``read()`` wrapper: counts bytes handed to the parser, checks the top level is a list, ticks progress."""
+
+    def __init__(self, stream, name: str, tick: Callable[[int], None]) -> None:
+        self.stream, self.name, self.tick = stream, name, tick
+        self.offset = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        if data and self.offset == 0 and not data.lstrip().startswith(b"["):
+            raise KGError(f"{self.name}: wrong JSON shape at byte 0: expected a list of image entries")
+        self.offset += len(data)
+        self.tick(self.offset)
+        return data
+
+
+@contextmanager
+def _open_stream(path: Path, progress: bool) -> Iterator[_TrackedReader]:
+    """Open plain / gzip / zip input by magic bytes; progress advances over the bytes of the file read."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    with ExitStack() as stack:
+        raw = stack.enter_context(open(path, "rb"))
+        total = path.stat().st_size
+        position = raw.tell
+        if magic[:2] == b"\x1f\x8b":
+            stream = stack.enter_context(gzip.GzipFile(fileobj=raw))
+        elif magic == b"PK\x03\x04":
+            stream, total = _zip_member(stack, path, raw)
+            position = None
+        else:
+            stream = raw
+        bar = stack.enter_context(_progress(progress, total, path.name))
+        reader = _TrackedReader(stream, str(path), lambda done: bar(position() if position else done))
+        yield reader
+
+
+def _zip_member(stack: ExitStack, path: Path, raw) -> tuple[object, int]:
+    """The JSON member of a Visual Genome .zip download (relationships.json, or the only .json)."""
+    try:
+        zf = stack.enter_context(zipfile.ZipFile(raw))
+    except zipfile.BadZipFile as e:
+        raise KGError(f"{path}: bad zip file: {e}") from None
+    members = [i for i in zf.infolist() if i.filename.endswith(".json")]
+    if len(members) != 1:
+        members = [i for i in members if Path(i.filename).name == "relationships.json"]
+    if len(members) != 1:
+        raise KGError(f"{path}: the zip must hold exactly one relationships.json")
+    return stack.enter_context(zf.open(members[0])), members[0].file_size
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar over bytes (on stderr); yields ``update(completed_bytes)``."""
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled) as bar:
+        task = bar.add_task(f"counting {label}", total=total)
+        yield lambda done: bar.update(task, completed=done)
