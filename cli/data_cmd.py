@@ -1,5 +1,26 @@
-"""``ktn data ...``: dataset utilities (owned by the data/synthetic work; being written)."""
+"""``ktn data ...``: dataset utilities (synthetic DensePose-COCO generation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from ktn_cli.common import guarded
+
 app = typer.Typer(help="Dataset utilities: synthetic DensePose-COCO generation.", no_args_is_help=True)
+
+
+@app.command("synth")
+@guarded
+def synth(
+    out: Path = typer.Option(..., "--out", help="Output directory (created if missing)."),
+    images: int = typer.Option(200, "--images", help="Number of images to generate (>= 1)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives byte-identical files."),
+    size: int = typer.Option(320, "--size", help="Longer image side in pixels (>= 64)."),
+) -> None:
+    """Write a synthetic DensePose-COCO set: images, annotations.json, eval_data/, UV symmetry tables."""
+    from ktn_model.data.synthetic import generate  # heavy imports only when the command runs
+
+    json_path = generate(out, images, seed, image_size=size)
+    typer.echo(f"wrote {images} images and {json_path} (eval data in {out / 'eval_data'})")

@@ -1,0 +1,351 @@
+"""Synthetic DensePose-COCO: images, the exact annotation json and matching eval-data files.
+
+Layout written by ``generate`` (CONTRIBUTING.md, "Synthetic DensePose-COCO")::
+
+    DIR/images/000000.png ...        RGB images with 1-4 persons of the body in ``body.py``
+    DIR/annotations.json             DensePose-COCO json (data spec §1.2-§1.5)
+    DIR/eval_data/SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl   (spec §3.1)
+    DIR/UV_symmetry_transforms.mat   (spec §3.5)
+
+Every image is drawn from ``numpy.random.default_rng([seed, image_index])``, so the output is
+byte-identical for a seed. See data/README.md for the body model and the appearance.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import io
+import json
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pycocotools.mask as mask_utils
+import scipy.io
+from PIL import Image
+
+from ktn_model.data import body, surface
+from ktn_model.data.meta import COARSE_OF_FINE, DP_FRAME, NUM_COARSE_PARTS, NUM_PATCHES, person_category
+
+DEFAULT_IMAGE_SIZE = 320
+BODY_HEIGHT = 1.75  # metres from the feet to the top of the head, used to size persons
+# Sparse-point quota per fine patch: torso and head get more than limbs (max 192 <= 196, spec §1.3).
+POINT_QUOTA = np.array([0, 24, 24, 4, 4, 4, 4] + [6] * 16 + [16, 16])
+MIN_PERSON_AREA = 20  # visible pixels below which a person is not annotated
+MIN_DP_AREA = 300  # visible pixels below which a person gets no DensePose annotation
+NO_DP_PROB, CROWD_PROB = 0.15, 0.25
+MAT_HEADER = b"MATLAB 5.0 MAT-file, written by ktn data synth (synthetic DensePose body)".ljust(116)
+
+
+@dataclass(frozen=True)
+class Person:
+    """One rendered person: pixel (x, y) = (tx + X * scale, ty - Y * scale); nearer = larger depth."""
+
+    body: body.PosedBody
+    scale: float
+    tx: float
+    ty: float
+    depth: float
+    tint: np.ndarray
+    has_dp: bool
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """Per-pixel render output (H, W): person id (-1 = none), depth, fine patch I, U, V, shade."""
+
+    pid: np.ndarray
+    depth: np.ndarray
+    i: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    shade: np.ndarray
+
+
+def sample_pose(rng: np.random.Generator) -> body.Pose:
+    """A random pose: mostly frontal, some from the back or the side, limbs anywhere plausible."""
+    view = rng.random()
+    yaw = rng.uniform(-0.9, 0.9) + (np.pi if view > 0.6 else 0.0)
+    yaw = rng.choice([-1.0, 1.0]) * np.pi / 2 + rng.uniform(-0.4, 0.4) if view > 0.85 else yaw
+    return body.Pose(
+        arm_abduct=rng.uniform(0.05, 2.6, 2), arm_flex=rng.uniform(-0.5, 1.1, 2), elbow=rng.uniform(0, 2.0, 2),
+        leg_abduct=rng.uniform(0.0, 0.5, 2), leg_flex=rng.uniform(-0.4, 1.0, 2), knee=rng.uniform(0, 1.6, 2),
+        lean=(rng.normal(0, 0.12), rng.normal(0, 0.15)), head_tilt=rng.normal(0, 0.15),
+        yaw=yaw, roll=rng.normal(0, 0.2),
+    )  # fmt: skip
+
+
+def _body_extent(posed: body.PosedBody) -> tuple[np.ndarray, np.ndarray]:
+    """Metric (X, Y) lower and upper corners of the whole body's projection."""
+    lows, highs = zip(*(body.segment_extent(posed, k) for k in range(len(body.SEGMENTS))), strict=True)
+    return np.min(lows, 0), np.max(highs, 0)
+
+
+def _place(rng, posed, height_px, width, height, depth, has_dp, centre=None) -> Person:
+    """Scale a posed body to ``height_px`` and put its projection's centre at ``centre`` (or anywhere)."""
+    scale = height_px / BODY_HEIGHT
+    low, high = _body_extent(posed)
+    mid = (low + high) / 2
+    if centre is None:
+        half = (high - low) * scale / 2
+        centre = (rng.uniform(half[0] * 0.6, max(width - half[0] * 0.6, half[0] * 0.6 + 1)),
+                  rng.uniform(half[1] * 0.7, max(height - half[1] * 0.7, half[1] * 0.7 + 1)))  # fmt: skip
+    tint = 1.0 + rng.normal(0, 0.05, 3)
+    return Person(posed, scale, centre[0] - mid[0] * scale, centre[1] + mid[1] * scale, depth, tint, has_dp)
+
+
+def sample_persons(rng: np.random.Generator, width: int, height: int) -> list[Person]:
+    """1-4 persons of different sizes; larger ones are nearer the camera and may overlap others."""
+    count = int(rng.choice([1, 2, 3, 4], p=[0.3, 0.35, 0.2, 0.15]))
+    sizes = np.sort(rng.uniform(0.3, 0.95, count) * height)
+    return [_place(rng, body.pose_body(sample_pose(rng)), size, width, height, 10.0 * (k + 1),
+                   rng.random() > NO_DP_PROB) for k, size in enumerate(sizes)]  # fmt: skip
+
+
+def sample_crowd(rng: np.random.Generator, width: int, height: int) -> list[Person]:
+    """5-9 small persons huddled around one spot, behind everybody else (a COCO crowd region)."""
+    centre = rng.uniform([0.15 * width, 0.2 * height], [0.85 * width, 0.8 * height])
+    size = rng.uniform(0.1, 0.18) * height
+    spread = np.array([1.2 * size, 0.3 * size])
+    count = int(rng.integers(5, 10))
+    return [_place(rng, body.pose_body(sample_pose(rng)), size * rng.uniform(0.85, 1.15), width, height,
+                   -1.0 - k, False, centre + rng.uniform(-spread, spread)) for k in range(count)]  # fmt: skip
+
+
+def render(persons: list[Person], width: int, height: int) -> Buffers:
+    """Z-buffer ray casting of every segment of every person at the pixel centres."""
+    buf = Buffers(np.full((height, width), -1, np.int32), np.full((height, width), -np.inf),
+                  np.zeros((height, width), np.int64), *(np.zeros((height, width)) for _ in range(3)))  # fmt: skip
+    for pid, person in enumerate(persons):
+        for k in range(len(body.SEGMENTS)):
+            low, high = body.segment_extent(person.body, k)
+            x0, x1 = (np.clip([person.tx + low[0] * person.scale, person.tx + high[0] * person.scale + 1], 0, width)
+                      .astype(int))  # fmt: skip
+            y0, y1 = (np.clip([person.ty - high[1] * person.scale, person.ty - low[1] * person.scale + 1], 0, height)
+                      .astype(int))  # fmt: skip
+            if x1 <= x0 or y1 <= y0:
+                continue
+            py, px = np.mgrid[y0:y1, x0:x1]
+            hits = body.cast_segment(person.body, k, (px + 0.5 - person.tx) / person.scale,
+                                     (person.ty - py - 0.5) / person.scale)  # fmt: skip
+            depth = person.depth + hits.depth
+            win = hits.hit & (depth > buf.depth[y0:y1, x0:x1])
+            for name, value in (("pid", pid), ("depth", depth), ("i", hits.i), ("u", hits.u), ("v", hits.v),
+                                ("shade", hits.shade)):  # fmt: skip
+                view = getattr(buf, name)[y0:y1, x0:x1]
+                view[win] = value[win] if np.ndim(value) else value
+    return buf
+
+
+def _palette() -> np.ndarray:
+    """(25, 3) RGB base colour per fine patch (row 0 unused): well-separated hues."""
+    rows = [colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.55 + 0.35 * (i % 2), 0.65 + 0.1 * (i % 3))
+            for i in range(NUM_PATCHES + 1)]  # fmt: skip
+    return np.array(rows)
+
+
+PALETTE = _palette()
+
+
+def background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) float RGB: a vertical gradient with 3-7 random rectangles and ellipses."""
+    top, bottom = rng.uniform(0.1, 0.9, (2, 3))
+    ramp = np.linspace(0.0, 1.0, height)[:, None, None]
+    image = np.broadcast_to(top * (1 - ramp) + bottom * ramp, (height, width, 3)).copy()
+    yy, xx = np.mgrid[0:height, 0:width]
+    for _ in range(rng.integers(3, 8)):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        rx, ry = rng.uniform(0.05, 0.35) * width, rng.uniform(0.05, 0.35) * height
+        if rng.random() < 0.5:
+            inside = (np.abs(xx - cx) < rx) & (np.abs(yy - cy) < ry)
+        else:
+            inside = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1
+        image[inside] = rng.uniform(0.05, 0.95, 3)
+    return image
+
+
+def shade_persons(image: np.ndarray, buf: Buffers, persons: list[Person]) -> np.ndarray:
+    """Paint visible body pixels: patch colour mixed with (U, V, 1-U), a UV checker, shading, tint."""
+    on = buf.pid >= 0
+    i, u, v = buf.i[on], buf.u[on], buf.v[on]
+    colour = 0.6 * PALETTE[i] + 0.4 * np.stack([u, v, 1.0 - u], 1)
+    checker = (np.floor(u * 4) + np.floor(v * 4)) % 2
+    light = (0.55 + 0.45 * buf.shade[on]) * (0.92 + 0.16 * checker)
+    tints = np.stack([p.tint for p in persons])[buf.pid[on]]
+    image[on] = colour * light[:, None] * tints
+    return image
+
+
+def _rle(mask: np.ndarray) -> dict:
+    """Compressed COCO RLE of a (H, W) bool mask with ``counts`` as str (json-ready)."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Tight integer box (x0, y0, w, h) of a non-empty mask."""
+    ys, xs = np.nonzero(mask)
+    return int(xs.min()), int(ys.min()), int(xs.max() + 1 - xs.min()), int(ys.max() + 1 - ys.min())
+
+
+def _keypoints(person: Person, pid: int, buf: Buffers) -> list[int]:
+    """51 numbers [x, y, v] x 17 as integer pixel indices: v = 2 visible, 1 occluded, 0 outside."""
+    height, width = buf.pid.shape
+    pts = person.body.keypoints
+    px = np.floor(person.tx + pts[:, 0] * person.scale).astype(int)
+    py = np.floor(person.ty - pts[:, 1] * person.scale).astype(int)
+    depth = person.depth + pts[:, 2]
+    out = []
+    for k in range(len(pts)):
+        if not (0 <= px[k] < width and 0 <= py[k] < height):
+            out += [0, 0, 0]
+            continue
+        win = (slice(max(py[k] - 1, 0), py[k] + 2), slice(max(px[k] - 1, 0), px[k] + 2))
+        mine = buf.pid[win] == pid
+        front = depth[k] >= buf.depth[py[k], px[k]] - 0.03 if k < 5 else True  # face points: own head
+        out += [int(px[k]), int(py[k]), 2 if mine.any() and front else 1]
+    return out
+
+
+def _densepose(rng: np.random.Generator, visible: np.ndarray, buf: Buffers, box) -> dict:
+    """dp_x/y/I/U/V (at most POINT_QUOTA[I] pixel centres per patch) and the 14 box-frame dp_masks."""
+    x0, y0, w, h = box
+    patches = np.where(visible, buf.i, 0)
+    picked = []
+    for i in range(1, NUM_PATCHES + 1):
+        flat = np.flatnonzero(patches == i)
+        picked.append(rng.choice(flat, min(len(flat), POINT_QUOTA[i]), replace=False) if len(flat) else flat)
+    ys, xs = np.unravel_index(np.concatenate(picked).astype(np.int64), visible.shape)
+    cols = np.floor(x0 + (np.arange(DP_FRAME) + 0.5) * w / DP_FRAME).astype(int)
+    rows = np.floor(y0 + (np.arange(DP_FRAME) + 0.5) * h / DP_FRAME).astype(int)
+    coarse = np.asarray(COARSE_OF_FINE)[patches[np.ix_(rows, cols)]]
+    masks = [_rle(coarse == k) if (coarse == k).any() else [] for k in range(1, NUM_COARSE_PARTS + 1)]
+    return {
+        "dp_x": [round(float(x), 4) for x in (xs + 0.5 - x0) * DP_FRAME / w],
+        "dp_y": [round(float(y), 4) for y in (ys + 0.5 - y0) * DP_FRAME / h],
+        "dp_I": [float(i) for i in patches[ys, xs]],
+        "dp_U": [round(float(u), 6) for u in buf.u[ys, xs]],
+        "dp_V": [round(float(v), 6) for v in buf.v[ys, xs]],
+        "dp_masks": masks,
+    }
+
+
+def _region(mask: np.ndarray, iscrowd: int) -> dict:
+    box = _bbox(mask)
+    return {"category_id": 1, "iscrowd": iscrowd, "area": float(mask.sum()), "bbox": [float(b) for b in box],
+            "segmentation": _rle(mask)}  # fmt: skip
+
+
+def annotate(rng: np.random.Generator, persons: list[Person], crowd: list[Person], buf: Buffers) -> list[dict]:
+    """Annotations (without ids) of the visible persons, then one crowd region if any."""
+    anns = []
+    for pid, person in enumerate(persons):
+        visible = buf.pid == pid
+        if visible.sum() < MIN_PERSON_AREA:
+            continue
+        ann = _region(visible, 0)
+        ann["keypoints"] = _keypoints(person, pid, buf)
+        ann["num_keypoints"] = sum(v > 0 for v in ann["keypoints"][2::3])
+        if person.has_dp and ann["area"] >= MIN_DP_AREA:
+            ann.update(_densepose(rng, visible, buf, _bbox(visible)))
+        anns.append(ann)
+    crowd_mask = buf.pid >= len(persons)
+    if crowd and crowd_mask.sum() >= MIN_PERSON_AREA:
+        anns.append({**_region(crowd_mask, 1), "keypoints": [0] * 51, "num_keypoints": 0})
+    return anns
+
+
+def image_shape(rng: np.random.Generator, image_size: int) -> tuple[int, int]:
+    """(width, height) with the longer side ``image_size``: landscape, square-ish or portrait."""
+    ratio = float(rng.choice([0.75, 1.0, 4 / 3]))
+    if ratio <= 1.0:
+        return image_size, round(image_size * ratio)
+    return round(image_size / ratio), image_size
+
+
+def synth_image(seed: int, index: int, image_size: int = DEFAULT_IMAGE_SIZE) -> tuple[np.ndarray, list[dict]]:
+    """One synthetic image (H, W, 3) uint8 and its annotations (no ``id``/``image_id`` yet)."""
+    rng = np.random.default_rng([seed, index])
+    width, height = image_shape(rng, image_size)
+    persons = sample_persons(rng, width, height)
+    crowd = sample_crowd(rng, width, height) if rng.random() < CROWD_PROB else []
+    buf = render(persons + crowd, width, height)
+    image = shade_persons(background(rng, width, height), buf, persons + crowd)
+    image = image + rng.normal(0, 0.02, image.shape)
+    pixels = np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
+    return pixels, annotate(rng, persons, crowd, buf)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temp file next to ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _mat_bytes(variables: dict) -> bytes:
+    """A compressed MATLAB v5 file with a fixed header text (scipy writes the date there)."""
+    stream = io.BytesIO()
+    scipy.io.savemat(stream, variables, do_compression=True, oned_as="row")
+    data = stream.getvalue()
+    return MAT_HEADER + data[len(MAT_HEADER):]
+
+
+def write_eval_data(out_dir: Path, grid: int = surface.DEFAULT_GRID) -> None:
+    """``eval_data/{SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl}`` (spec §3.1)."""
+    mesh = surface.build_mesh(grid)
+    subdiv = {"U_subdiv": mesh.u[None], "V_subdiv": mesh.v[None], "Part_ID_subdiv": mesh.part[None].astype(np.int32),
+              "vertex": mesh.vertex.T, "faces": (mesh.faces.T + 1).astype(np.int32)}  # fmt: skip
+    _atomic_write(out_dir / "eval_data" / "SMPL_subdiv.mat", _mat_bytes(subdiv))
+    transform = {"index": (mesh.index[None] + 1).astype(np.int32)}
+    _atomic_write(out_dir / "eval_data" / "SMPL_SUBDIV_TRANSFORM.mat", _mat_bytes(transform))
+    pdist = pickle.dumps({"Pdist_matrix": mesh.pdist[:, None]}, protocol=4)
+    _atomic_write(out_dir / "eval_data" / "Pdist_matrix.pkl", pdist)
+
+
+def write_symmetry_tables(path: Path) -> None:
+    """``UV_symmetry_transforms.mat``: 1x24 cells of 256x256 ``U_transforms``/``V_transforms``."""
+    u_tab, v_tab = surface.uv_symmetry_tables()
+    cells = {}
+    for key, tables in (("U_transforms", u_tab), ("V_transforms", v_tab)):
+        cell = np.empty((1, NUM_PATCHES), dtype=object)
+        for p in range(NUM_PATCHES):
+            cell[0, p] = tables[p]
+        cells[key] = cell
+    _atomic_write(path, _mat_bytes(cells))
+
+
+def generate(out_dir: str | Path, num_images: int, seed: int, image_size: int = DEFAULT_IMAGE_SIZE) -> Path:
+    """Write a synthetic DensePose-COCO set of ``num_images`` images to ``out_dir``; return the json path."""
+    if num_images < 1:
+        raise ValueError(f"--images must be at least 1, got {num_images}")
+    if image_size < 64:
+        raise ValueError(f"--size must be at least 64 pixels, got {image_size}")
+    out_dir = Path(out_dir)
+    images, annotations = [], []
+    for index in range(num_images):
+        pixels, anns = synth_image(seed, index, image_size)
+        name = f"{index:06d}.png"
+        stream = io.BytesIO()
+        Image.fromarray(pixels).save(stream, format="PNG")
+        _atomic_write(out_dir / "images" / name, stream.getvalue())
+        images.append({"id": index + 1, "file_name": name, "height": pixels.shape[0], "width": pixels.shape[1]})
+        for ann in anns:
+            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, **ann})
+    dataset = {"info": {"description": "synthetic DensePose-COCO (ktn data synth)", "seed": seed},
+               "images": images, "annotations": annotations, "categories": [person_category()]}  # fmt: skip
+    json_path = out_dir / "annotations.json"
+    _atomic_write(json_path, json.dumps(dataset, separators=(",", ":")).encode())
+    write_eval_data(out_dir)
+    write_symmetry_tables(out_dir / "UV_symmetry_transforms.mat")
+    return json_path
