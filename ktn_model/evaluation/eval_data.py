@@ -1,0 +1,198 @@
+"""The DensePose evaluation-data files: subdivided SMPL charts, the mesh map and geodesic distances.
+
+Eval spec §3: ``SMPL_subdiv.mat`` (``U_subdiv``, ``V_subdiv``, ``Part_ID_subdiv``: N values),
+``SMPL_SUBDIV_TRANSFORM.mat`` (``index``: N 1-based mesh ids) and ``Pdist_matrix.pkl`` (a pickled
+dict whose ``Pdist_matrix`` is the condensed geodesic distance vector of M mesh vertices, length
+M(M−1)/2, ordered so that the pair (lo, hi), lo < hi, 0-based, sits at hi(hi−1)/2 + lo).
+"""
+
+from __future__ import annotations
+
+import codecs
+import math
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+SUBDIV_FILE = "SMPL_subdiv.mat"
+TRANSFORM_FILE = "SMPL_SUBDIV_TRANSFORM.mat"
+PDIST_FILE = "Pdist_matrix.pkl"
+NUM_PARTS = 24
+# Largest (queries × part vertices) block handled at once by the closest-vertex search.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that admits only numpy's array reconstruction helpers, so loading runs no code.
+
+    ``_codecs.encode`` is how Python 3 protocol-2 pickles rebuild the bytes of an array's data.
+    """
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): ("multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"): ("multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"): ("multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"): ("multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
+        ("numpy", "ndarray"): (None, "ndarray"),
+        ("numpy", "dtype"): (None, "dtype"),
+        ("_codecs", "encode"): ("codecs", "encode"),
+    }
+
+    def find_class(self, module: str, name: str):
+        target = self._ALLOWED.get((module, name))
+        if target is None:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
+        submodule, attr = target
+        if submodule == "codecs":
+            return codecs.encode
+        core = getattr(np, "_core", None) or np.core
+        owner = np if submodule is None else getattr(core, submodule)
+        return getattr(owner, attr)
+
+
+def _load_mat(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named variables of a MATLAB v5 file, each flattened to 1-D (1×N and N×1 both accepted)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: evaluation-data file not found")
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as e:  # scipy raises several unrelated types for a damaged file
+        raise ValueError(f"{path}: not a readable MATLAB file ({e})") from None
+    missing = [k for k in keys if k not in mat]
+    if missing:
+        raise ValueError(f"{path}: missing variable(s) {', '.join(missing)}")
+    return {k: np.asarray(mat[k]).ravel() for k in keys}
+
+
+def _as_index(values: np.ndarray, path: Path, key: str, low: int, high: int) -> np.ndarray:
+    """Integer-valued data (int or float dtype) as int64, checked to lie in [low, high]."""
+    if values.size and not np.all(np.isfinite(values) & (np.round(values) == values)):
+        raise ValueError(f"{path}: {key} must hold whole numbers")
+    out = values.astype(np.int64)
+    if out.size and (out.min() < low or out.max() > high):
+        raise ValueError(f"{path}: {key} values must lie in {low}..{high}, found {out.min()}..{out.max()}")
+    return out
+
+
+def load_pdist(path: Path) -> np.ndarray:
+    """The condensed geodesic distance vector (1-D) from a pickle, loaded without executing code."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: evaluation-data file not found")
+    try:
+        with open(path, "rb") as f:
+            data = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: not a valid distance pickle ({e})") from None
+    if not isinstance(data, dict) or "Pdist_matrix" not in data:
+        raise ValueError(f"{path}: expected a dict with key 'Pdist_matrix'")
+    return np.asarray(data["Pdist_matrix"]).ravel()
+
+
+def mesh_size(num_pairs: int, path: Path) -> int:
+    """M such that M(M−1)/2 == num_pairs; a ValueError naming ``path`` when there is none."""
+    m = (1 + math.isqrt(1 + 8 * num_pairs)) // 2
+    if m * (m - 1) // 2 != num_pairs or m < 2:
+        raise ValueError(f"{path}: Pdist_matrix has {num_pairs} entries, which is not M(M-1)/2 for any M >= 2")
+    return m
+
+
+def condensed_index(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Position of the 0-based vertex pair (lo, hi), lo < hi, in the distance vector (spec §3.3)."""
+    hi = np.asarray(hi, dtype=np.int64)
+    return hi * (hi - 1) // 2 + np.asarray(lo, dtype=np.int64)
+
+
+@dataclass
+class EvalData:
+    """Surface charts and geodesic distances of the evaluation mesh.
+
+    ``part_id``, ``u``, ``v``, ``mesh_id``: (N,) per subdivided vertex (part 1..24, chart
+    coordinates, 1-based mesh id); ``pdist``: (M(M−1)/2,) condensed distances; ``num_mesh``: M.
+    """
+
+    part_id: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    mesh_id: np.ndarray
+    pdist: np.ndarray
+    num_mesh: int
+    _part_vertices: list[np.ndarray] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        order = np.argsort(self.part_id, kind="stable")
+        bounds = np.searchsorted(self.part_id[order], np.arange(NUM_PARTS + 2))
+        self._part_vertices = [order[bounds[p] : bounds[p + 1]] for p in range(NUM_PARTS + 1)]
+
+    def closest_vertices(self, part: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """1-based subdiv vertex nearest in (U, V) within each point's part; 0 where there is none.
+
+        Spec §3.2: Euclidean distance, ties to the first vertex in file order; labels outside
+        1..24 (or parts without vertices) get none. Shapes: all (P,).
+        """
+        part = np.asarray(part)
+        out = np.zeros(part.shape, dtype=np.int64)
+        for p in np.unique(part):
+            cand = self._part_vertices[int(p)] if 1 <= p <= NUM_PARTS else ()
+            if len(cand) == 0:
+                continue
+            cu, cv = self.u[cand], self.v[cand]
+            rows = np.flatnonzero(part == p)
+            step = max(1, _CHUNK_ELEMENTS // len(cand))
+            for start in range(0, len(rows), step):
+                r = rows[start : start + step]
+                dist = np.sqrt((cu[None, :] - u[r, None]) ** 2 + (cv[None, :] - v[r, None]) ** 2)
+                out[r] = cand[np.argmin(dist, axis=1)] + 1
+        return out
+
+    def geodesic(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Geodesic distance between 1-based mesh ids (0 = none); +inf where ``b`` is none, 0 where equal."""
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+        lo, hi = np.minimum(a, b) - 1, np.maximum(a, b) - 1
+        known = (b > 0) & (a > 0) & (a != b)
+        out = np.where(b > 0, 0.0, np.inf)
+        out[known] = self.pdist[condensed_index(lo[known], hi[known])]
+        return out
+
+
+def load_eval_data(directory: str | Path) -> EvalData:
+    """Read the three evaluation files from ``directory`` (spec §3.1), checking their consistency."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: evaluation-data directory not found")
+    subdiv_path, transform_path, pdist_path = (directory / n for n in (SUBDIV_FILE, TRANSFORM_FILE, PDIST_FILE))
+    subdiv = _load_mat(subdiv_path, ("U_subdiv", "V_subdiv", "Part_ID_subdiv"))
+    pdist = load_pdist(pdist_path)
+    num_mesh = mesh_size(pdist.size, pdist_path)
+    index = _as_index(_load_mat(transform_path, ("index",))["index"], transform_path, "index", 1, num_mesh)
+    part_id = _as_index(subdiv["Part_ID_subdiv"], subdiv_path, "Part_ID_subdiv", 1, NUM_PARTS)
+    u, v = (subdiv[k].astype(np.float64) for k in ("U_subdiv", "V_subdiv"))
+    if not (len(u) == len(v) == len(part_id) == len(index)):
+        raise ValueError(
+            f"{subdiv_path}: U_subdiv/V_subdiv/Part_ID_subdiv have {len(u)}/{len(v)}/{len(part_id)} values "
+            f"but {transform_path.name} maps {len(index)} vertices"
+        )
+    return EvalData(part_id=part_id, u=u, v=v, mesh_id=index, pdist=pdist, num_mesh=num_mesh)
+
+
+def _row(values: np.ndarray, dtype: type) -> np.ndarray:
+    return np.asarray(values, dtype=dtype).reshape(1, -1)
+
+
+def save_eval_data(
+    directory: str | Path, part_id: np.ndarray, u: np.ndarray, v: np.ndarray, mesh_id: np.ndarray, pdist: np.ndarray
+) -> None:
+    """Write the three files in the official layouts (1×N rows, Python-2-compatible pickle)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(
+        directory / SUBDIV_FILE,
+        {"U_subdiv": _row(u, np.float64), "V_subdiv": _row(v, np.float64), "Part_ID_subdiv": _row(part_id, np.int32)},
+    )
+    scipy.io.savemat(directory / TRANSFORM_FILE, {"index": _row(mesh_id, np.int32)})
+    with open(directory / PDIST_FILE, "wb") as f:
+        pickle.dump({"Pdist_matrix": np.asarray(pdist).reshape(-1, 1)}, f, protocol=2)
