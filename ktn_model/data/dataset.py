@@ -1,0 +1,168 @@
+"""DensePose-COCO as a torch dataset producing CONTRIBUTING's dataset -> model interface.
+
+Annotation handling follows data spec §1.7 (loader + training mapper) and the image filter of
+model spec §6.2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pycocotools.mask as mask_utils
+import torch
+from PIL import Image
+from pycocotools.coco import COCO
+
+from ktn_model.data.catalog import DatasetSpec
+from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS, NUM_COARSE_PARTS
+
+NUM_KEYPOINTS = 17
+
+
+class ImageReadError(OSError):
+    """An image file that is missing, unreadable or not of the size its json entry says."""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One json image entry with its person annotations (crowds included)."""
+
+    image_id: int
+    file_name: Path
+    height: int
+    width: int
+    annotations: list[dict]
+
+
+def has_densepose(ann: dict) -> bool:
+    """The person carries a DensePose annotation: all six ``dp_*`` fields (spec §1.7 step 3)."""
+    return all(key in ann for key in DP_KEYS)
+
+
+def keep_for_training(record: ImageRecord) -> bool:
+    """Spec §1.7 step 2 / model spec §6.2: annotations exist and there is a visible keypoint or a
+    person with all five point fields plus ``dp_masks`` or ``segmentation``."""
+    anns = record.annotations
+    visible = sum(int(np.count_nonzero(np.asarray(a.get("keypoints", []))[2::3] > 0)) for a in anns)
+    dense = any(all(k in a for k in DP_POINT_KEYS) and ("dp_masks" in a or "segmentation" in a) for a in anns)
+    return bool(anns) and (visible >= 1 or dense)
+
+
+def decode_part_masks(dp_masks: list) -> np.ndarray:
+    """The 14 ``dp_masks`` RLEs -> one (256, 256) uint8 label map S_gt in 0..14, parts painted in order
+    1..14 so later parts overwrite earlier ones (spec §1.5)."""
+    labels = np.zeros((DP_FRAME, DP_FRAME), dtype=np.uint8)
+    if len(dp_masks) > NUM_COARSE_PARTS:
+        raise ValueError(f"dp_masks has {len(dp_masks)} entries, at most {NUM_COARSE_PARTS} expected")
+    for k, rle in enumerate(dp_masks, start=1):
+        if not rle:
+            continue
+        if isinstance(rle.get("counts"), list):
+            rle = mask_utils.frPyObjects(rle, *rle["size"])
+        labels[mask_utils.decode(rle) > 0] = k
+    return labels
+
+
+def _box_xyxy(ann: dict, width: int, height: int) -> np.ndarray:
+    x, y, w, h = (float(b) for b in ann["bbox"])
+    return np.clip([x, y, x + w, y + h], 0, [width, height, width, height])
+
+
+def _keypoints(ann: dict) -> np.ndarray:
+    """(17, 3) ``[x + 0.5, y + 0.5, v]`` (the +0.5 is added to every entry, spec §1.7 step 1)."""
+    kpts = np.asarray(ann.get("keypoints") or np.zeros(3 * NUM_KEYPOINTS), dtype=np.float32).reshape(-1, 3)
+    if kpts.shape[0] != NUM_KEYPOINTS:
+        raise ValueError(f"annotation {ann.get('id')}: {kpts.size} keypoint numbers, expected {3 * NUM_KEYPOINTS}")
+    kpts[:, :2] += 0.5
+    return kpts
+
+
+def _points(ann: dict) -> np.ndarray:
+    """(P, 5) float32 ``[dp_x, dp_y, dp_I, dp_U, dp_V]``."""
+    return np.stack([np.asarray(ann[k], dtype=np.float32).reshape(-1) for k in DP_POINT_KEYS], axis=1)
+
+
+def annotations_to_target(anns: list[dict], image_id: int, height: int, width: int) -> dict:
+    """Json annotations of one image -> the target dict (CONTRIBUTING interface, spec §1.7 step 3).
+
+    Crowds are dropped, boxes are clipped to the image and empty ones removed; a person without
+    DensePose keeps its box and keypoints with ``dp_valid`` False, no points and an all-zero map.
+    """
+    persons = []
+    for ann in anns:
+        if ann.get("ignore", 0):
+            raise ValueError(f"annotation {ann.get('id')}: 'ignore' is not supported in DensePose-COCO")
+        box = _box_xyxy(ann, width, height)
+        if not ann.get("iscrowd", 0) and box[2] > box[0] and box[3] > box[1]:
+            persons.append((ann, box))
+    dense = [has_densepose(ann) for ann, _ in persons]
+    masks = [decode_part_masks(ann["dp_masks"]) if d else np.zeros((DP_FRAME, DP_FRAME), np.uint8)
+             for (ann, _), d in zip(persons, dense, strict=True)]  # fmt: skip
+    return {
+        "boxes": torch.as_tensor(np.array([b for _, b in persons], np.float32).reshape(-1, 4)),
+        "labels": torch.ones(len(persons), dtype=torch.int64),
+        "keypoints": torch.as_tensor(np.array([_keypoints(a) for a, _ in persons], np.float32).reshape(-1, 17, 3)),
+        "dp_valid": torch.as_tensor(dense, dtype=torch.bool).reshape(-1),
+        "dp_points": [torch.as_tensor(_points(a)) if d else torch.zeros((0, 5)) for (a, _), d in
+                      zip(persons, dense, strict=True)],  # fmt: skip
+        "dp_masks": torch.as_tensor(np.array(masks, np.uint8).reshape(-1, DP_FRAME, DP_FRAME)),
+        "image_id": torch.tensor(image_id, dtype=torch.int64),
+    }
+
+
+def load_coco(json_file: Path) -> COCO:
+    """pycocotools ``COCO`` of a json file, quietly; a bad file is a one-line error naming it."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return COCO(str(json_file))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{json_file}: annotation file not found") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{json_file}: not a COCO-format annotation file ({e})") from None
+
+
+def read_image(path: Path, height: int, width: int) -> torch.Tensor:
+    """(3, H, W) float32 RGB in [0, 1]; ``ImageReadError`` naming the file when it cannot be used."""
+    try:
+        with Image.open(path) as im:
+            pixels = np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageReadError(f"{path}: cannot read image ({e})") from None
+    if pixels.shape[:2] != (height, width):
+        raise ImageReadError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, json says {width}x{height}")
+    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+class DensePoseCocoDataset(torch.utils.data.Dataset):
+    """Images of a DensePose-COCO json at original size with their targets (no augmentation).
+
+    ``train=True`` applies the training image filter (``keep_for_training``); test sets keep every
+    image. ``dataset[i]`` -> (image (3, H, W) float32, target dict); ``records[i]`` gives sizes.
+    """
+
+    def __init__(self, spec: DatasetSpec, train: bool = False):
+        self.spec = spec
+        coco = load_coco(spec.json_file)
+        records = []
+        for image_id in sorted(coco.getImgIds()):
+            info = coco.imgs[image_id]
+            anns = [a for a in coco.imgToAnns.get(image_id, []) if a.get("category_id", 1) == 1]
+            records.append(ImageRecord(image_id, spec.image_dir / info["file_name"], int(info["height"]),
+                                       int(info["width"]), anns))  # fmt: skip
+        self.records = [r for r in records if keep_for_training(r)] if train else records
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def target(self, index: int) -> dict:
+        """The target dict of record ``index`` (no image read)."""
+        rec = self.records[index]
+        return annotations_to_target(rec.annotations, rec.image_id, rec.height, rec.width)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, dict]:
+        rec = self.records[index]
+        return read_image(rec.file_name, rec.height, rec.width), self.target(index)
