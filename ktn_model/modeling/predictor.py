@@ -47,7 +47,10 @@ class DensePosePredictor(nn.Module):
         self._cache: tuple[tuple, Tensor] | None = None
 
     def surface_weight(self, box_predictor: nn.Module) -> Tensor:
-        """W_s as a ConvTranspose2d weight (c_in, 25, k, k); recomputed only when a source changed, in eval mode."""
+        """W_s as a ConvTranspose2d weight (c_in, 25, k, k).
+
+        In eval mode it is a detached constant, recomputed only when a source parameter changed.
+        """
         sources = [*self.ktm.parameters(), self.k_lowres.weight, self.ann_index_lowres.weight,
                    *box_predictor.parameters()]
         key = tuple((t.data_ptr(), t._version) for t in sources)
@@ -56,8 +59,11 @@ class DensePosePredictor(nn.Module):
         rows = {"kpt": deconv_rows(self.k_lowres.weight), "part": deconv_rows(self.ann_index_lowres.weight),
                 "loc": location_rows(box_predictor)}
         weight = rows_to_deconv(self.ktm(rows), self.k_lowres.in_channels)
-        self._cache = None if self.training else (key, weight.detach())
-        return weight
+        if self.training:
+            self._cache = None
+            return weight
+        self._cache = (key, weight.detach())
+        return self._cache[1]
 
     def _up(self, x: Tensor) -> Tensor:
         return F.interpolate(x, scale_factor=self.up_scale, mode="bilinear", align_corners=False)

@@ -1,0 +1,114 @@
+"""DensePose RoI selection, point sampling, S resampling and the losses (spec §2.3-2.5)."""
+
+import pytest
+import torch
+
+from ktn_model.modeling.losses import (
+    DensePoseLossWeights,
+    DensePoseRoIs,
+    bilinear_sample,
+    densepose_losses,
+    point_samples,
+    resample_masks,
+    select_densepose_rois,
+)
+from ktn_model.modeling.predictor import DensePoseOutput
+
+GT = torch.tensor([[0.0, 0.0, 256.0, 256.0]])
+PROPOSAL = torch.tensor([[0.0, 0.0, 128.0, 128.0]])  # grid coordinate g = 0.875 · dp_x
+
+
+def test_point_sampling_equals_hand_computed_bilinear():
+    maps = torch.randn(1, 3, 112, 112)
+    # (dp_x, dp_y) = (2, 12) -> g = (1.75, 10.5); (200, 5) lies outside the proposal and is dropped
+    points = torch.tensor([[2.0, 12.0, 3.0, 0.25, 0.75], [200.0, 5.0, 1.0, 0.5, 0.5]])
+    s = point_samples([points], GT, PROPOSAL)
+    assert s.roi.tolist() == [0] and s.I.tolist() == [3]
+    assert (s.x_lo.item(), s.x_hi.item(), s.y_lo.item(), s.y_hi.item()) == (1, 2, 10, 11)
+    assert (s.w_x.item(), s.w_y.item()) == (0.75, 0.5)
+    m = maps[0]
+    expected = (0.25 * 0.5 * m[:, 10, 1] + 0.75 * 0.5 * m[:, 10, 2]
+                + 0.25 * 0.5 * m[:, 11, 1] + 0.75 * 0.5 * m[:, 11, 2])
+    assert torch.allclose(bilinear_sample(maps, s)[0], expected, atol=1e-6)
+
+
+def test_point_sampling_clamps_at_the_last_row_and_column():
+    maps = torch.randn(1, 1, 112, 112)
+    s = point_samples([torch.tensor([[127.5, 127.5, 1.0, 0.0, 0.0]])], GT, PROPOSAL)  # g = 111.5625
+    assert (s.x_lo.item(), s.x_hi.item(), s.w_x.item()) == (111, 111, 0.0)
+    assert bilinear_sample(maps, s)[0, 0] == maps[0, 0, 111, 111]
+
+
+@pytest.mark.parametrize(("height", "kept"), [(64.0, False), (66.0, True)])
+def test_densepose_rois_need_iou_above_0_65(height, kept):
+    gt = torch.tensor([[0.0, 0.0, 100.0, 100.0]])
+    proposals = torch.tensor([[0.0, 0.0, 100.0, height]])  # IoU = height / 100
+    rois = select_densepose_rois(proposals, torch.tensor([0]), torch.tensor([1]), gt, torch.tensor([True]))
+    assert len(rois.boxes) == int(kept)
+
+
+def test_densepose_rois_need_foreground_and_a_densepose_annotation():
+    gt = torch.tensor([[0.0, 0.0, 100.0, 100.0], [200.0, 0.0, 300.0, 100.0]])
+    proposals = torch.cat([gt, gt])
+    rois = select_densepose_rois(proposals, torch.tensor([0, 1, 0, 1]), torch.tensor([1, 1, 0, 0]), gt,
+                                 torch.tensor([False, True]))
+    assert rois.gt.tolist() == [1] and torch.equal(rois.boxes, gt[1:])
+    capped = select_densepose_rois(proposals, torch.tensor([0, 1, 0, 1]), torch.ones(4, dtype=torch.long), gt,
+                                   torch.tensor([True, True]), max_rois=3)
+    assert len(capped.boxes) == 3
+
+
+def test_resample_masks_into_the_proposal_frame():
+    s_gt = torch.ones(1, 256, 256, dtype=torch.uint8)
+    s_gt[:, :, 128:] = 2
+    gt = torch.tensor([[10.0, 20.0, 110.0, 220.0]])
+    left_half = torch.tensor([[10.0, 20.0, 60.0, 220.0]])
+    assert torch.equal(resample_masks(s_gt, gt, left_half), torch.ones(1, 112, 112, dtype=torch.long))
+    same = resample_masks(s_gt, gt, gt)
+    assert same[0, :, :56].eq(1).all() and same[0, :, 57:].eq(2).all()
+    outside = torch.tensor([[-90.0, 20.0, 10.0, 220.0]])
+    assert torch.count_nonzero(resample_masks(s_gt, gt, outside)) == 0
+
+
+def _synthetic_batch(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    boxes = torch.tensor([[10.0, 10.0, 90.0, 170.0], [100.0, 20.0, 180.0, 150.0]])
+    points = [torch.cat([torch.rand(30, 2, generator=g) * 255, torch.randint(1, 25, (30, 1), generator=g).float(),
+                         torch.rand(30, 2, generator=g)], dim=1) for _ in range(2)]
+    keypoints = torch.cat([boxes[:, None, :2] + torch.rand(2, 17, 2, generator=g) * 60, torch.full((2, 17, 1), 2.0)],
+                          dim=2)
+    target = {"boxes": boxes, "keypoints": keypoints, "dp_points": points,
+              "dp_masks": torch.randint(0, 15, (2, 256, 256), generator=g, dtype=torch.uint8)}
+    rois = DensePoseRoIs(boxes + torch.tensor([2.0, -3.0, 4.0, 1.0]), torch.tensor([0, 1]))
+    channels = (2, 25, 25, 25, 15, 17)
+    out = DensePoseOutput(*(torch.randn(2, c, 56, 56, generator=g, requires_grad=True) for c in channels))
+    return out, [rois], [target]
+
+
+def test_each_loss_is_finite_and_positive_on_a_synthetic_batch():
+    out, rois, targets = _synthetic_batch()
+    losses = densepose_losses(out, rois, targets, DensePoseLossWeights())
+    assert sorted(losses) == sorted(f"loss_densepose_{n}" for n in "UVISM") + ["loss_keypoint"]
+    for name, value in losses.items():
+        assert torch.isfinite(value) and value > 0, name
+    sum(losses.values()).backward()
+    assert all(t.grad.abs().sum() > 0 for t in out)
+
+
+def test_loss_weights_scale_the_terms():
+    out, rois, targets = _synthetic_batch()
+    base = densepose_losses(out, rois, targets, DensePoseLossWeights(1.0, 1.0, 1.0, 1.0, 1.0))
+    weighted = densepose_losses(out, rois, targets, DensePoseLossWeights())
+    for name, w in (("U", 0.01), ("V", 0.01), ("I", 1.0), ("S", 2.0), ("M", 5.0)):
+        assert torch.allclose(weighted[f"loss_densepose_{name}"], w * base[f"loss_densepose_{name}"])
+    assert torch.allclose(weighted["loss_keypoint"], 0.1 * base["loss_keypoint"])
+
+
+def test_rois_without_points_give_zero_densepose_losses_with_gradient():
+    out, rois, targets = _synthetic_batch()
+    targets[0]["dp_points"] = [torch.zeros(0, 5), torch.zeros(0, 5)]
+    losses = densepose_losses(out, rois, targets, DensePoseLossWeights())
+    assert all(losses[f"loss_densepose_{n}"].item() == 0.0 for n in "UVISM")
+    assert losses["loss_keypoint"] > 0
+    sum(losses.values()).backward()
+    assert out.M.grad is not None

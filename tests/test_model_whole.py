@@ -1,0 +1,151 @@
+"""The whole network with the tiny CPU preset: build, one training step, one inference; presets; weights."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torchvision.ops.misc import FrozenBatchNorm2d
+
+import ktn_kg
+from ktn_model.config import setup_cfg
+from ktn_model.modeling import build_model, load_weights
+from ktn_model.modeling.backbone import build_backbone
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "configs" / "ktn_tiny_cpu.yaml"
+GRAPH = str(ROOT / "graphs" / "v2.pkl")
+LOSSES = ["loss_objectness", "loss_rpn_box_reg", "loss_classifier", "loss_box_reg", "loss_densepose_U",
+          "loss_densepose_V", "loss_densepose_I", "loss_densepose_S", "loss_densepose_M", "loss_keypoint"]
+
+
+def _tiny(*opts: str):
+    return setup_cfg(TINY, ["MODEL.ROI_DENSEPOSE_HEAD.GRAPH", GRAPH, *opts])
+
+
+def _sample(seed: int, height: int = 300, width: int = 410):
+    """One synthetic image and target in the dataset format of CONTRIBUTING.md."""
+    g = torch.Generator().manual_seed(seed)
+    boxes = torch.tensor([[30.0, 20.0, 180.5, 290.0], [200.0, 40.0, 390.0, 280.7]])
+    wh = boxes[:, 2:] - boxes[:, :2]
+    kp_xy = boxes[:, None, :2] + torch.rand(2, 17, 2, generator=g) * wh[:, None]
+    points = [torch.cat([torch.rand(40, 2, generator=g) * 255, torch.randint(1, 25, (40, 1), generator=g).float(),
+                         torch.rand(40, 2, generator=g)], dim=1) for _ in range(2)]
+    target = {"boxes": boxes, "labels": torch.ones(2, dtype=torch.int64),
+              "keypoints": torch.cat([kp_xy, torch.full((2, 17, 1), 2.0)], dim=2),
+              "dp_valid": torch.tensor([True, True]), "dp_points": points,
+              "dp_masks": torch.randint(0, 15, (2, 256, 256), generator=g, dtype=torch.uint8),
+              "image_id": torch.tensor(seed)}
+    return torch.rand(3, height, width, generator=g), target
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    torch.manual_seed(0)
+    return build_model(_tiny())
+
+
+def test_build_model_reads_the_crkg_graph_file(tiny_model):
+    graph = ktn_kg.load_graph(GRAPH)
+    a = tiny_model.roi_heads.densepose_predictor.ktm.A
+    assert torch.equal(a["kpt"], torch.from_numpy(graph.matrix("kpt").T).float())
+    assert torch.equal(a["loc"], torch.from_numpy(graph.matrix("person").T).float())
+    assert a["part"].shape == (25, 15)
+
+
+def test_one_training_step_then_inference(tiny_model):
+    model = tiny_model.train()
+    images, targets = zip(*(_sample(s) for s in (1, 2)), strict=True)
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+    losses = model(list(images), list(targets))
+    assert sorted(losses) == sorted(LOSSES)
+    assert all(torch.isfinite(v) for v in losses.values())
+    optimizer.zero_grad()
+    sum(losses.values()).backward()
+    assert model.roi_heads.densepose_predictor.ktm.A["kpt"].grad.abs().sum() > 0
+    optimizer.step()
+
+    model.eval()
+    with torch.no_grad():
+        (result,) = model([torch.rand(3, 250, 333)])
+    d = len(result["boxes"])
+    assert d > 0
+    assert result["keypoints"].shape == (d, 17, 3) and result["keypoints_scores"].shape == (d, 17)
+    assert result["scores"].shape == (d,) and result["labels"].shape == (d,)
+    assert (result["boxes"][:, 2] <= 333).all() and (result["boxes"][:, 3] <= 250).all()
+    assert len(result["densepose"]) == d
+    for box, iuv in zip(result["boxes"], result["densepose"], strict=True):
+        x1, y1, x2, y2 = box.tolist()
+        assert iuv.dtype == torch.uint8
+        assert tuple(iuv.shape) == (3, max(int(y2 - y1), 1), max(int(x2 - x1), 1))
+        assert int(iuv[0].max()) <= 24
+
+
+@pytest.mark.parametrize(("decoder", "ktm"), [("none", "none"), ("v1", "v1")])
+def test_other_variants_train_and_infer(decoder, ktm):
+    torch.manual_seed(0)
+    model = build_model(_tiny("MODEL.ROI_DENSEPOSE_HEAD.DECODER", decoder, "MODEL.ROI_DENSEPOSE_HEAD.KTM", ktm))
+    losses = model([_sample(3)[0]], [_sample(3)[1]])
+    assert sorted(losses) == sorted(LOSSES)
+    sum(losses.values()).backward()
+    with torch.no_grad():
+        (result,) = model.eval()([torch.rand(3, 200, 260)])
+    assert len(result["densepose"]) == len(result["boxes"])
+
+
+@pytest.mark.parametrize(("name", "decoder", "ktm"), [
+    ("densepose_rcnn_R_50_baseline", "none", "none"), ("densepose_rcnn_R_50_MIDv2", "v2", "none"),
+    ("densepose_rcnn_R_50_KTMv2", "none", "v2"), ("ktn_R_50_v2", "v2", "v2")])
+def test_table_one_presets(name, decoder, ktm):
+    cfg = setup_cfg(ROOT / "configs" / f"{name}.yaml")
+    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
+    assert (head.DECODER, head.KTM, cfg.MODEL.BACKBONE.NAME, cfg.SOLVER.MAX_ITER) == (decoder, ktm, "resnet50", 130000)
+
+
+def test_backbone_freeze_at_and_norm():
+    cfg = setup_cfg(TINY, ["MODEL.BACKBONE.FREEZE_AT", "2", "MODEL.BACKBONE.NORM", "FrozenBN"])
+    body = build_backbone(cfg).body
+    assert isinstance(body.bn1, FrozenBatchNorm2d)
+    assert not any(p.requires_grad for p in [*body.conv1.parameters(), *body.layer1.parameters()])
+    assert all(p.requires_grad for p in body.layer2.parameters())
+    assert all(p.requires_grad for p in build_backbone(_tiny()).parameters())
+
+
+def test_load_weights_round_trip_and_summary(tmp_path, tiny_model):
+    state = {k: v.clone() for k, v in tiny_model.state_dict().items()}
+    state.pop("roi_heads.box_predictor.cls_score.bias")
+    state["extra.head.weight"] = torch.zeros(1)
+    state["roi_heads.box_head.fc6.weight"] = torch.zeros(3, 3)
+    path = tmp_path / "model.pth"
+    torch.save({"model": state}, path)
+    torch.manual_seed(1)
+    other = build_model(_tiny())
+    report = load_weights(other, str(path))
+    assert report.missing == ["roi_heads.box_predictor.cls_score.bias"]
+    assert report.unexpected == ["extra.head.weight"]
+    assert report.mismatched == ["roi_heads.box_head.fc6.weight"]
+    assert torch.equal(other.state_dict()["backbone.fpn.inner_blocks.0.0.weight"],
+                       state["backbone.fpn.inner_blocks.0.0.weight"])
+    summary = report.summary()
+    assert "1 missing, 1 unexpected, 1 with another shape" in summary
+    assert "unexpected: extra.head.* (1)" in summary
+
+
+def test_load_weights_errors_name_the_source(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
+        load_weights(model, str(tmp_path / "nowhere.pth"))
+    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.pth"):
+        load_weights(model, str(tmp_path / "bad.pth"))
+    with pytest.raises(ValueError, match="NoSuchWeights"):
+        load_weights(model, "torchvision:NoSuchWeights.V1")
+    assert load_weights(model, "").loaded == []
+
+
+def test_explicit_graphs_override_the_file():
+    rng = np.random.default_rng(0)
+    graphs = {"kpt": rng.random((17, 25))}
+    model = build_model(_tiny("MODEL.ROI_DENSEPOSE_HEAD.KTM", "v1", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", "missing.pkl"),
+                        graphs=graphs)
+    assert list(model.roi_heads.densepose_predictor.ktm.A) == ["kpt"]
