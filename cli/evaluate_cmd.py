@@ -1,7 +1,63 @@
-"""Placeholder: being written (see the issue that owns this command)."""
+"""``ktn evaluate``: GPS / GPSm AP of a result file against DensePose-COCO ground truth."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
 
 import typer
 
+from ktn_cli.common import guarded
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write ``data`` as JSON to a temp file next to ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def print_table(metrics: dict[str, dict[str, float]]) -> None:
+    """One row per metric, one column per evaluation section."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="DensePose evaluation (×100, maxDets 20)")
+    table.add_column("metric")
+    for section in metrics:
+        table.add_column(section, justify="right")
+    for name in next(iter(metrics.values())):
+        table.add_row(name, *(f"{metrics[s][name]:.2f}" for s in metrics))
+    Console().print(table)
+
+
+def evaluate(
+    gt_json: Path = typer.Argument(..., help="DensePose-COCO ground-truth json."),
+    results_json: Path = typer.Argument(..., help="Detections in the official result list form."),
+    eval_data: Path = typer.Option(
+        ..., "--eval-data", help="Directory with SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Write the metrics here as JSON."),
+) -> None:
+    """GPS and GPSm AP/AR (official protocol), plus keypoint AP when the results carry keypoints."""
+    from ktn_model.evaluation import evaluate_densepose  # heavy imports only when the command runs
+
+    metrics = evaluate_densepose(gt_json, results_json, eval_data)
+    print_table(metrics)
+    if out is not None:
+        write_json_atomic(out, metrics)
+        typer.echo(f"wrote {out}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to the `ktn` app."""
+    """Add ``ktn evaluate`` to the ``ktn`` app."""
+    app.command("evaluate")(guarded(evaluate))

@@ -49,11 +49,15 @@ def condensed(square: np.ndarray) -> np.ndarray:
     return square.T[np.tril_indices(len(square), -1)]
 
 
+def write_toy_eval_data(directory) -> None:
+    part, u, v, dist = toy_mesh()
+    save_eval_data(directory, part, u, v, np.arange(1, len(u) + 1), condensed(dist))
+
+
 @pytest.fixture(scope="module")
 def eval_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("eval_data")
-    part, u, v, dist = toy_mesh()
-    save_eval_data(directory, part, u, v, np.arange(1, len(u) + 1), condensed(dist))
+    write_toy_eval_data(directory)
     return directory
 
 

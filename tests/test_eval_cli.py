@@ -1,0 +1,60 @@
+"""``ktn evaluate``: metrics table and json on good input, one line and exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_eval_protocol import LARGE_BOX, MEDIUM_BOX, detection, gt_json, person, write_toy_eval_data
+from typer.testing import CliRunner
+
+from ktn_cli.ktn import app
+
+
+@pytest.fixture
+def eval_dir(tmp_path):
+    write_toy_eval_data(tmp_path / "eval")
+    return tmp_path / "eval"
+
+
+@pytest.fixture
+def files(tmp_path):
+    persons = [person(1, 1, LARGE_BOX), person(2, 1, MEDIUM_BOX)]
+    gt = gt_json(tmp_path / "gt.json", persons, 1)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([detection(p, 0.9) for p in persons]))
+    return gt, results
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, ["evaluate", *map(str, args)])
+
+
+def test_evaluate_prints_table_and_writes_metrics(files, eval_dir, tmp_path):
+    gt, results = files
+    out = tmp_path / "sub" / "metrics.json"
+    result = run(gt, results, "--eval-data", eval_dir, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "densepose_gps" in result.stdout and "APm" in result.stdout
+    metrics = json.loads(out.read_text())
+    assert list(metrics) == ["densepose_gps", "densepose_gpsm", "keypoints"]
+    assert metrics["densepose_gps"]["AP"] == pytest.approx(100.0, abs=1e-9)
+    assert [p.name for p in out.parent.iterdir()] == ["metrics.json"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    ("break_input", "message"),
+    [
+        (lambda gt, res, ev: res.write_text("[{"), "results.json: not valid JSON"),
+        (lambda gt, res, ev: res.write_text('[{"image_id": 9}]'), "detection 0 (image id 9): image id not in"),
+        (lambda gt, res, ev: gt.unlink(), "gt.json: file not found"),
+        (lambda gt, res, ev: (ev / "Pdist_matrix.pkl").unlink(), "Pdist_matrix.pkl: evaluation-data file not found"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(files, eval_dir, tmp_path, break_input, message):
+    gt, results = files
+    break_input(tmp_path / "gt.json", results, eval_dir)
+    result = run(gt, results, "--eval-data", eval_dir, "--out", tmp_path / "m.json")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
+    assert not (tmp_path / "m.json").exists()
