@@ -65,5 +65,123 @@ def build(
     typer.echo(f"wrote {path}")
 
 
+def _table(title: str, frame, float_format: str = "{:.6f}"):
+    """A rich table from a pandas DataFrame (floats formatted, None/NaN shown as "-")."""
+    import pandas as pd
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "fi" else "left")
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and pd.isna(value)):
+            return "-"
+        return float_format.format(value) if isinstance(value, float) else str(value)
+
+    for record in frame.itertuples(index=False):
+        table.add_row(*(cell(v) for v in record))
+    return table
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+@app.command()
+@guarded
+def inspect(
+    graph: Path = typer.Argument(..., help="Graph file."),
+    task: str | None = typer.Option(None, "--task", help="kpt, part or person (default: every task of the graph)."),
+    node: str | None = typer.Option(None, "--node", help="Only this row node."),
+    top: int = typer.Option(5, "--top", min=1, help="Strongest edges shown per node."),
+    heatmap: Path | None = typer.Option(None, "--heatmap", help="Also draw the --task matrix (default kpt) as a PNG."),
+) -> None:
+    """Provenance summary, then each node's strongest edges with their M_s, M_f and I components."""
+    from rich.table import Table
+
+    from ktn_kg import load_graph
+    from ktn_kg.summary import provenance_lines, save_heatmap, strongest_edges
+
+    g = load_graph(graph)
+    console = _console()
+    info = Table(title=f"{graph.name}", show_header=False)
+    for key, value in provenance_lines(g):
+        info.add_row(key, value)
+    console.print(info)
+    for t in [task] if task else list(g.tasks):
+        edges = strongest_edges(g, t, node, top).drop(columns="task")
+        console.print(_table(f"{t}: top {top} edges per node", edges))
+    if heatmap is not None:
+        typer.echo(f"wrote {save_heatmap(g, task or 'kpt', heatmap)}")
+
+
+@app.command()
+@guarded
+def diff(
+    a: Path = typer.Argument(..., help="First graph file."),
+    b: Path = typer.Argument(..., help="Second graph file."),
+    tol: float = typer.Option(0.0, "--tol", min=0.0, help="Report edges whose |b - a| exceeds this."),
+) -> None:
+    """Edges whose weight changed beyond --tol, and provenance differences."""
+    import pandas as pd
+
+    from ktn_kg import load_graph
+    from ktn_kg.summary import diff_edges, diff_provenance
+
+    ga, gb = load_graph(a), load_graph(b)
+    console = _console()
+    changes = pd.DataFrame(diff_provenance(ga, gb), columns=["field", a.name, b.name]).astype(str)
+    edges = diff_edges(ga, gb, tol)
+    if changes.empty and edges.empty:
+        console.print(f"no differences beyond tol={tol}")
+        return
+    if not changes.empty:
+        console.print(_table("provenance differences", changes))
+    if edges.empty:
+        console.print(f"no edge of the common tasks differs by more than {tol}")
+    else:
+        console.print(_table(f"{len(edges)} edges differ by more than {tol}", edges, "{:.6g}"))
+
+
+@app.command()
+@guarded
+def export(
+    graph: Path = typer.Argument(..., help="Graph file."),
+    fmt: str = typer.Option(..., "--format", help="ktn-release, npz, graphml, gexf or csv."),
+    out: Path = typer.Option(..., "--out", help="Output file (a folder for ktn-release)."),
+) -> None:
+    """Write the graph as the three KTNv2 pickles, npz, GraphML, GEXF or an edge CSV."""
+    from ktn_kg import load_graph
+    from ktn_kg.exchange import export_graph
+
+    for path in export_graph(load_graph(graph), fmt, out):
+        typer.echo(f"wrote {path}")
+
+
+@app.command("import")
+@guarded
+def import_(
+    folder: Path = typer.Argument(..., help="Folder with kpt_surf_crkg.pkl (and part_, person_surf_crkg.pkl)."),
+    out: Path = typer.Option(..., "--out", help="Graph file to write."),
+) -> None:
+    """Read the official KTNv2 CRKG pickles into a graph file (provenance "imported")."""
+    from ktn_kg.exchange import import_release
+
+    typer.echo(f"wrote {import_release(folder).save(out)}")
+
+
+@app.command()
+@guarded
+def validate(graph: Path = typer.Argument(..., help="Graph file.")) -> None:
+    """Check format tag, schema version, content hash, shapes and finiteness."""
+    from ktn_kg import load_graph
+
+    g = load_graph(graph)
+    shapes = ", ".join(f"{t} {g.matrix(t).shape}" for t in g.tasks)
+    typer.echo(f"ok: {graph} ({g.version}, recipe {g.recipe['name']}, {shapes})")
+
+
 def main() -> None:
     app()
