@@ -39,7 +39,7 @@ def load_uv_symmetry(path: str | Path) -> UVSymmetry:
         mat = scipy.io.loadmat(str(path))
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: UV symmetry file not found (INPUT.UV_SYMMETRY_FILE)") from None
-    except (ValueError, TypeError, OSError) as e:
+    except (ValueError, TypeError, OSError, scipy.io.matlab.MatReadError) as e:
         raise ValueError(f"{path}: not a readable MATLAB file ({e})") from None
     tables = []
     for key in ("U_transforms", "V_transforms"):
