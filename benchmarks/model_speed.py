@@ -1,0 +1,86 @@
+"""Inference speed of the Table I variants against torchvision's keypoint R-CNN (issue #4).
+
+Each model runs in its own subprocess on the same seeded images (short side 800), randomly initialised;
+reported: seconds per image, the ratio to ``keypointrcnn_resnet50_fpn`` from this run, parameters,
+peak memory (CUDA allocator peak, or the process's peak RSS on CPU) and detections per image.
+
+    .venv/bin/python benchmarks/model_speed.py --images 3 --threads 2 [--device cuda] [--detections 100]
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import typer
+from torchvision.models.detection import keypointrcnn_resnet50_fpn
+
+from ktn_model.config import setup_cfg
+from ktn_model.modeling import build_model
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = "keypointrcnn_resnet50_fpn"
+VARIANTS = {
+    "baseline": "densepose_rcnn_R_50_baseline",
+    "+MID": "densepose_rcnn_R_50_MIDv2",
+    "+KTM": "densepose_rcnn_R_50_KTMv2",
+    "KTN": "ktn_R_50_v2",
+}
+
+
+def _model(variant: str, device: str, detections: int) -> torch.nn.Module:
+    if variant == REFERENCE:
+        return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections)
+    opts = ["MODEL.DEVICE", device, "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ROOT / "graphs" / "v2.pkl"),
+            "TEST.DETECTIONS_PER_IMAGE", str(detections)]
+    return build_model(setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts))
+
+
+def measure(variant: str, images: int, device: str, threads: int, detections: int) -> dict:
+    """Run one model (after one warm-up image) and return its figures."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = _model(variant, device, detections).to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    batch = [torch.rand(3, 800, 1066, generator=g).to(device) for _ in range(images + 1)]
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    n_det = []
+    with torch.no_grad():
+        model([batch[0]])
+        sync()
+        start = time.perf_counter()
+        for image in batch[1:]:
+            n_det.append(len(model([image])[0]["boxes"]))
+        sync()
+        seconds = (time.perf_counter() - start) / images
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"model": variant, "s/image": seconds, "params (M)": sum(p.numel() for p in model.parameters()) / 1e6,
+            "peak memory (MiB)": peak, "detections/image": sum(n_det) / images}
+
+
+def main(images: int = 3, device: str = "cpu", threads: int = 2, detections: int = 100,
+         child: str = typer.Option("", hidden=True)) -> None:
+    if child:
+        print(json.dumps(measure(child, images, device, threads, detections)))
+        return
+    rows = []
+    for variant in [REFERENCE, *VARIANTS]:
+        cmd = [sys.executable, __file__, "--images", str(images), "--device", device, "--threads", str(threads),
+               "--detections", str(detections), "--child", variant]
+        rows.append(json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1]))
+        print(f"measured {variant}", file=sys.stderr)
+    table = pd.DataFrame(rows).set_index("model")
+    table.insert(1, f"× {REFERENCE}", table["s/image"] / table.loc[REFERENCE, "s/image"])
+    print(f"device {device}, {threads} threads, {images} images of 800×1066, random weights")
+    print(table.round(3).to_string())
+
+
+if __name__ == "__main__":
+    typer.run(main)
