@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import pickle
 from pathlib import Path
@@ -16,6 +17,7 @@ def _numpy_globals() -> dict[tuple[str, str], object]:
     reconstruct = np.ndarray((0,)).__reduce__()[0]
     frombuffer = np.arange(1.0).__reduce_ex__(5)[0]
     allowed: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    allowed[("_codecs", "encode")] = codecs.encode  # protocol-2 pickles store bytes through it
     for module in ("numpy.core", "numpy._core"):
         allowed[(f"{module}.multiarray", "_reconstruct")] = reconstruct
         allowed[(f"{module}.numeric", "_frombuffer")] = frombuffer

@@ -1,0 +1,74 @@
+"""Visual Genome counting (spec §5.5): both entity forms, the three rules, compressed inputs, bad input."""
+
+import gzip
+
+import pytest
+from test_kg_support import HAND_MADE_COUNTS, HAND_MADE_PAIRS, vg_json, write_vg
+
+from ktn_kg import KGError, load_vocabulary
+from ktn_kg.visual_genome import count_pairs, relevant_words, rule_counts
+
+VOCAB = load_vocabulary()
+RELEVANT = relevant_words(VOCAB.tasks.values(), VOCAB.surface_base_labels)
+
+
+def _counts(path):
+    pairs, stats = count_pairs(path, RELEVANT)
+    return {t: dict(rule_counts(pairs, VOCAB.tasks[t], VOCAB.surface_base_labels)) for t in VOCAB.tasks}, stats
+
+
+@pytest.mark.parametrize("form", ["json", "gz", "zip"])
+def test_hand_made_counts_all_rules(tmp_path, form):
+    counts, stats = _counts(write_vg(tmp_path / f"rel.{form}", HAND_MADE_PAIRS, form))
+    assert counts == HAND_MADE_COUNTS
+    assert stats == {"images": 4, "relationships": 11}
+
+
+def test_counts_add_up_over_repeats(tmp_path):
+    counts, _ = _counts(write_vg(tmp_path / "rel.json", HAND_MADE_PAIRS * 3))
+    assert counts["kpt"][("wrist", "hand")] == 9 and counts["part"][("hand", "hand")] == 9
+
+
+def test_irrelevant_words_are_pooled(tmp_path):
+    path = write_vg(tmp_path / "rel.json", [("cat", "dog"), ("hand", "cup"), ("hand", "mug")])
+    pairs, _ = count_pairs(path, RELEVANT)
+    assert dict(pairs) == {("hand", None): 2}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (vg_json(HAND_MADE_PAIRS)[:300], "truncated JSON at byte 300 (0-based): parse error: premature EOF"),
+        (b'[{"relationships": [}]', "malformed or truncated JSON at byte 20 (0-based)"),
+        (b'{"relationships": []}', "wrong JSON shape at byte 0: expected a list of image entries"),
+        (b'[{"image_id": 1}]', "wrong JSON shape near byte 17: missing key 'relationships'"),
+        (b'[{"relationships": [{"subject": "hand", "object": {}}]}]', "wrong JSON shape near byte 56"),
+        (b'[{"relationships": {"a": 1}}]', "wrong JSON shape near byte 29: 'relationships' is not a list"),
+    ],
+)
+def test_bad_json_names_file_and_offset(tmp_path, data, message):
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    with pytest.raises(KGError, match=r"^.*bad\.json: ") as info:
+        count_pairs(path, RELEVANT)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_malformed_offset_is_exact_deep_in_a_large_file(tmp_path):
+    data = vg_json(HAND_MADE_PAIRS * 400)
+    pos = data.index(b":", 300_000)
+    (tmp_path / "bad.json").write_bytes(data[:pos] + b"!" + data[pos + 1 :])
+    with pytest.raises(KGError, match=f"at byte {pos} "):
+        count_pairs(tmp_path / "bad.json", RELEVANT)
+
+
+def test_truncated_gzip_is_a_clear_error(tmp_path):
+    path = tmp_path / "rel.json.gz"
+    path.write_bytes(gzip.compress(vg_json(HAND_MADE_PAIRS * 50))[:400])
+    with pytest.raises(KGError, match=r"rel\.json\.gz: (cannot decompress|malformed or truncated JSON) at byte"):
+        count_pairs(path, RELEVANT)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(KGError, match="no such Visual Genome file"):
+        count_pairs(tmp_path / "none.json", RELEVANT)
