@@ -97,13 +97,13 @@ def main() -> None:
     if not gt_path.is_file():
         start = time.perf_counter()
         generate(data_dir, args.images, args.seed)
-        print(f"generated {args.images} synthetic images in {time.perf_counter() - start:.1f} s")
+        print(f"generated {args.images} synthetic images in {time.perf_counter() - start:.1f} s", flush=True)
     gt = json.loads(gt_path.read_text())
     results_path = data_dir / "results.json"
     results = build_results(gt, np.random.default_rng(args.seed))
     results_path.write_text(json.dumps(results))
     persons = sum(1 for a in gt["annotations"] if not a["iscrowd"])
-    print(f"{len(gt['images'])} images, {persons} persons, {len(results)} detections")
+    print(f"{len(gt['images'])} images, {persons} persons, {len(results)} detections", flush=True)
     start = time.perf_counter()
     metrics = evaluate_densepose(gt_path, results_path, data_dir / "eval_data")
     elapsed = time.perf_counter() - start

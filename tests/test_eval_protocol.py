@@ -88,11 +88,12 @@ def person(ann_id: int, image_id: int, bbox: list, densepose: bool = True, crowd
     return ann
 
 
-def gt_json(path, persons: list[dict], num_images: int) -> str:
+def gt_json(path, persons: list[dict], num_images: int, **first_image_fields) -> str:
     images = [
         {"id": i, "file_name": f"{i}.png", "height": IMAGE_HW[0], "width": IMAGE_HW[1]}
         for i in range(1, num_images + 1)
     ]
+    images[0].update(first_image_fields)
     data = {"images": images, "annotations": persons, "categories": [{"id": 1, "name": "person"}]}
     path.write_text(json.dumps(data))
     return str(path)
@@ -242,6 +243,30 @@ def test_box_fallback_to_an_ignored_gt_drops_the_match(tmp_path, eval_dir):
     gt = gt_json(tmp_path / "gt.json", persons, 1)
     metrics = evaluate_densepose(gt, [detection(persons[0], 0.9, u_shift=0.2)], eval_dir)["densepose_gps"]
     assert metrics["AP"] == 0.0 and metrics["AR"] == 0.0
+
+
+def test_ignore_regions_drop_covered_persons_and_detections(tmp_path, eval_dir):
+    # Region x 250..390, y 150..290: it covers person 2 (never detected) and a high-scoring
+    # detection with full foreground; both vanish, so AP and AR stay perfect.
+    region = {"ignore_regions_x": [[250, 390, 390, 250]], "ignore_regions_y": [[150, 150, 290, 290]]}
+    persons = [person(1, 1, LARGE_BOX), person(2, 1, [260.0, 160.0, 60.0, 80.0])]
+    results = [detection(persons[0], 0.5), detection(persons[0], 0.99, bbox=[300.0, 200.0, 50.0, 60.0])]
+    with_region = evaluate_densepose(gt_json(tmp_path / "a.json", persons, 1, **region), results, eval_dir)
+    assert with_region["densepose_gps"]["AP"] == pytest.approx(100.0, abs=1e-9)
+    assert with_region["densepose_gps"]["AR"] == 100.0
+    without = evaluate_densepose(gt_json(tmp_path / "b.json", persons, 1), results, eval_dir)
+    assert without["densepose_gps"]["AR"] == 50.0
+
+
+def test_gpsm_mask_falls_back_to_segmentation_then_to_nothing(tmp_path, eval_dir):
+    no_dp_masks = {k: v for k, v in person(1, 1, LARGE_BOX).items() if k != "dp_masks"}
+    results = [detection(no_dp_masks, 0.9)]
+    metrics = evaluate_densepose(gt_json(tmp_path / "a.json", [no_dp_masks], 1), results, eval_dir)
+    assert metrics["densepose_gpsm"]["AP"] == pytest.approx(100.0, abs=1e-9)
+    no_mask = {k: v for k, v in no_dp_masks.items() if k != "segmentation"}
+    metrics = evaluate_densepose(gt_json(tmp_path / "b.json", [no_mask], 1), results, eval_dir)
+    assert metrics["densepose_gps"]["AP"] == pytest.approx(100.0, abs=1e-9)
+    assert metrics["densepose_gpsm"]["AP"] == 0.0
 
 
 def test_empty_results_give_zeros(world, eval_dir):

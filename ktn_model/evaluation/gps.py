@@ -90,10 +90,10 @@ class GpsScorer:
         width, height = np.trunc(dt_boxes[:, 2:3]), np.trunc(dt_boxes[:, 3:4])
         inside = (px >= 0) & (py >= 0) & (px < width) & (py < height)
         mesh_b = np.zeros(px.shape, dtype=np.int64)
-        for d in np.flatnonzero(inside.any(axis=1)):
-            cols = inside[d]
-            label, u8, v8 = iuv_of(int(d))[:, py[d, cols], px[d, cols]]
-            mesh_b[d, cols] = self.pred_mesh_ids(label, u8, v8)
+        rows = np.flatnonzero(inside.any(axis=1))
+        if rows.size:  # samples in row-major order, as boolean indexing of ``inside`` enumerates them
+            samples = [iuv_of(int(d))[:, py[d, inside[d]], px[d, inside[d]]] for d in rows]
+            mesh_b[inside] = self.pred_mesh_ids(*np.concatenate(samples, axis=1))
         dist = self.eval_data.geodesic(mesh_a[None, :], mesh_b)
         similarity = np.exp(-(dist**2) / (2 * kappa**2))
         counts = np.array([len(p.x) for p in pts])

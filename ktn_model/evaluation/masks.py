@@ -42,11 +42,12 @@ def paste(local: np.ndarray, bbox: np.ndarray, image_hw: tuple[int, int]) -> Pas
 
 def dp_label_map(dp_masks: list) -> np.ndarray:
     """The 14 coarse-part RLEs as one 256×256 label map, later parts painted over earlier (spec §1.5)."""
-    labels = np.zeros((DP_MASK_SIZE, DP_MASK_SIZE))
-    for k, rle in enumerate(dp_masks[:NUM_COARSE_PARTS], start=1):
-        if rle:
-            labels[mask_utils.decode(rle) > 0] = k
-    return labels
+    present = [(k, rle) for k, rle in enumerate(dp_masks[:NUM_COARSE_PARTS], start=1) if rle]
+    if not present:
+        return np.zeros((DP_MASK_SIZE, DP_MASK_SIZE))
+    masks = mask_utils.decode([rle for _, rle in present]) > 0  # (256, 256, K)
+    # Painting in increasing k means the highest k present at a pixel wins.
+    return (masks * np.array([k for k, _ in present], dtype=np.float64)).max(axis=2)
 
 
 def gt_mask(ann: dict, image_hw: tuple[int, int], full_mask) -> PastedMask:

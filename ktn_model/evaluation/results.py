@@ -24,7 +24,7 @@ def encode_iuv(iuv: np.ndarray) -> str:
     if iuv.ndim != 3 or iuv.shape[0] != 3 or iuv.dtype != np.uint8:
         raise ValueError(f"an IUV array must be uint8 of shape (3, H, W), got {iuv.dtype} {iuv.shape}")
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(np.moveaxis(iuv, 0, -1)), mode="RGB").save(buffer, format="PNG", optimize=True)
+    Image.fromarray(np.ascontiguousarray(np.moveaxis(iuv, 0, -1))).save(buffer, format="PNG", optimize=True)
     return base64.encodebytes(buffer.getvalue()).decode("ascii")
 
 
@@ -32,9 +32,9 @@ def decode_iuv(data: str) -> np.ndarray:
     """The inverse of :func:`encode_iuv`: base64 PNG → (3, H, W) uint8; ValueError when malformed."""
     try:
         raw = base64.decodebytes(data.encode("ascii"))
-        with Image.open(io.BytesIO(raw)) as image:
-            if image.format != "PNG" or image.mode != "RGB":
-                raise ValueError(f"expected an RGB PNG, got {image.format} {image.mode}")
+        with Image.open(io.BytesIO(raw), formats=("PNG",)) as image:
+            if image.mode != "RGB":
+                raise ValueError(f"expected an RGB PNG, got mode {image.mode}")
             pixels = np.asarray(image)
     except (binascii.Error, UnicodeEncodeError, AttributeError) as e:
         raise ValueError(f"not valid base64 ({e})") from None
