@@ -84,9 +84,13 @@ def _geodesics(points: np.ndarray, part: np.ndarray, lattice: tuple[np.ndarray, 
     return shortest_path(graph, method="D", directed=False)
 
 
-@functools.lru_cache(maxsize=4)
 def build_mesh(grid: int = DEFAULT_GRID) -> SurfaceMesh:
-    """The rest-pose evaluation mesh with ``24 * grid**2`` subdivision vertices."""
+    """The rest-pose evaluation mesh with ``24 * grid**2`` subdivision vertices (computed once per grid)."""
+    return _build_mesh(int(grid))
+
+
+@functools.lru_cache(maxsize=4)
+def _build_mesh(grid: int) -> SurfaceMesh:
     part, u, v = _lattice(grid)
     vertex = body.iuv_to_point(body.pose_body(body.rest_pose()), part, u, v)
     _, first, index = np.unique(np.round(vertex, 6), axis=0, return_index=True, return_inverse=True)

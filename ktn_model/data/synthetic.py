@@ -210,13 +210,29 @@ def _keypoints(person: Person, pid: int, buf: Buffers) -> list[int]:
     return out
 
 
+def _interior(labels: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the pixel and its 8 neighbours carry the same label (image border excluded)."""
+    inside = np.zeros(labels.shape, bool)
+    centre = labels[1:-1, 1:-1]
+    inside[1:-1, 1:-1] = np.logical_and.reduce(
+        [labels[1 + dy : labels.shape[0] - 1 + dy, 1 + dx : labels.shape[1] - 1 + dx] == centre
+         for dy in (-1, 0, 1) for dx in (-1, 0, 1)]  # fmt: skip
+    )
+    return inside
+
+
 def _densepose(rng: np.random.Generator, visible: np.ndarray, buf: Buffers, box) -> dict:
-    """dp_x/y/I/U/V (at most POINT_QUOTA[I] pixel centres per patch) and the 14 box-frame dp_masks."""
+    """dp_x/y/I/U/V (at most POINT_QUOTA[I] pixel centres per patch) and the 14 box-frame dp_masks.
+
+    Points are drawn only where the pixel's 8 neighbours are on the same patch, as an annotator would
+    click away from part borders (and the evaluator's 255-scaled placement, spec §1.6, stays on it).
+    """
     x0, y0, w, h = box
     patches = np.where(visible, buf.i, 0)
+    interior = _interior(patches)
     picked = []
     for i in range(1, NUM_PATCHES + 1):
-        flat = np.flatnonzero(patches == i)
+        flat = np.flatnonzero((patches == i) & interior)
         picked.append(rng.choice(flat, min(len(flat), POINT_QUOTA[i]), replace=False) if len(flat) else flat)
     ys, xs = np.unravel_index(np.concatenate(picked).astype(np.int64), visible.shape)
     cols = np.floor(x0 + (np.arange(DP_FRAME) + 0.5) * w / DP_FRAME).astype(int)
@@ -239,9 +255,10 @@ def _region(mask: np.ndarray, iscrowd: int) -> dict:
             "segmentation": _rle(mask)}  # fmt: skip
 
 
-def annotate(rng: np.random.Generator, persons: list[Person], crowd: list[Person], buf: Buffers) -> list[dict]:
-    """Annotations (without ids) of the visible persons, then one crowd region if any."""
-    anns = []
+def annotate(rng, persons: list[Person], crowd: list[Person], buf: Buffers) -> tuple[list[dict], list[int]]:
+    """Annotations (without ids) of the visible persons, then one crowd region if any; and the
+    rendered person id of each annotation (-1 for the crowd)."""
+    anns, person_ids = [], []
     for pid, person in enumerate(persons):
         visible = buf.pid == pid
         if visible.sum() < MIN_PERSON_AREA:
@@ -252,10 +269,12 @@ def annotate(rng: np.random.Generator, persons: list[Person], crowd: list[Person
         if person.has_dp and ann["area"] >= MIN_DP_AREA:
             ann.update(_densepose(rng, visible, buf, _bbox(visible)))
         anns.append(ann)
+        person_ids.append(pid)
     crowd_mask = buf.pid >= len(persons)
     if crowd and crowd_mask.sum() >= MIN_PERSON_AREA:
         anns.append({**_region(crowd_mask, 1), "keypoints": [0] * 51, "num_keypoints": 0})
-    return anns
+        person_ids.append(-1)
+    return anns, person_ids
 
 
 def image_shape(rng: np.random.Generator, image_size: int) -> tuple[int, int]:
@@ -266,8 +285,25 @@ def image_shape(rng: np.random.Generator, image_size: int) -> tuple[int, int]:
     return round(image_size / ratio), image_size
 
 
-def synth_image(seed: int, index: int, image_size: int = DEFAULT_IMAGE_SIZE) -> tuple[np.ndarray, list[dict]]:
-    """One synthetic image (H, W, 3) uint8 and its annotations (no ``id``/``image_id`` yet)."""
+@dataclass(frozen=True)
+class Scene:
+    """One synthetic image: ``pixels`` (H, W, 3) uint8, ``annotations`` (no ``id``/``image_id`` yet),
+    the render ``buffers`` and, per annotation, the rendered person id (-1 for the crowd region)."""
+
+    pixels: np.ndarray
+    annotations: list[dict]
+    buffers: Buffers
+    person_ids: list[int]
+
+    def iuv(self, k: int) -> np.ndarray:
+        """Ground-truth (3, H, W) uint8 [I, U*255, V*255] of annotation ``k`` (zero elsewhere)."""
+        buf, on = self.buffers, self.buffers.pid == self.person_ids[k]
+        planes = [buf.i, np.floor(buf.u * 255), np.floor(buf.v * 255)]
+        return np.stack([np.where(on, p, 0) for p in planes]).astype(np.uint8)
+
+
+def synth_scene(seed: int, index: int, image_size: int = DEFAULT_IMAGE_SIZE) -> Scene:
+    """Draw image ``index`` of the set with ``seed`` (its own generator, see the module docstring)."""
     rng = np.random.default_rng([seed, index])
     width, height = image_shape(rng, image_size)
     persons = sample_persons(rng, width, height)
@@ -276,7 +312,8 @@ def synth_image(seed: int, index: int, image_size: int = DEFAULT_IMAGE_SIZE) -> 
     image = shade_persons(background(rng, width, height), buf, persons + crowd)
     image = image + rng.normal(0, 0.02, image.shape)
     pixels = np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
-    return pixels, annotate(rng, persons, crowd, buf)
+    anns, person_ids = annotate(rng, persons, crowd, buf)
+    return Scene(pixels, anns, buf, person_ids)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -334,10 +371,11 @@ def generate(out_dir: str | Path, num_images: int, seed: int, image_size: int = 
     out_dir = Path(out_dir)
     images, annotations = [], []
     for index in range(num_images):
-        pixels, anns = synth_image(seed, index, image_size)
+        scene = synth_scene(seed, index, image_size)
+        pixels, anns = scene.pixels, scene.annotations
         name = f"{index:06d}.png"
         stream = io.BytesIO()
-        Image.fromarray(pixels).save(stream, format="PNG")
+        Image.fromarray(pixels).save(stream, format="PNG", compress_level=1)
         _atomic_write(out_dir / "images" / name, stream.getvalue())
         images.append({"id": index + 1, "file_name": name, "height": pixels.shape[0], "width": pixels.shape[1]})
         for ann in anns:
