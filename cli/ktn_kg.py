@@ -84,9 +84,12 @@ def _table(title: str, frame, float_format: str = "{:.6f}"):
 
 
 def _console():
+    """stdout console; wide when redirected so that hashes and names are not cut."""
+    import sys
+
     from rich.console import Console
 
-    return Console()
+    return Console(width=None if sys.stdout.isatty() else 200)
 
 
 @app.command()

@@ -212,8 +212,10 @@ def _zip_member(stack: ExitStack, path: Path, raw) -> tuple[object, int]:
 
 @contextmanager
 def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar over bytes (on stderr); yields ``update(completed_bytes)``."""
+    """A transient rich progress bar over bytes on stderr (terminals only); yields ``update(completed_bytes)``."""
+    console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled) as bar:
+    live = enabled and console.is_terminal  # never mix a bar into redirected output or a one-line error
+    with Progress(*columns, TimeRemainingColumn(), console=console, disable=not live, transient=True) as bar:
         task = bar.add_task(f"counting {label}", total=total)
         yield lambda done: bar.update(task, completed=done)
