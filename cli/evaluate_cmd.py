@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 
 from ktn_cli.common import guarded
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write ``data`` as JSON to a temp file next to ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+from ktn_kg.atomic import atomic_write
 
 
 def print_table(metrics: dict[str, dict[str, float]]) -> None:
@@ -54,7 +39,7 @@ def evaluate(
     metrics = evaluate_densepose(gt_json, results_json, eval_data)
     print_table(metrics)
     if out is not None:
-        write_json_atomic(out, metrics)
+        atomic_write(out, lambda f: f.write(json.dumps(metrics, indent=2).encode() + b"\n"))
         typer.echo(f"wrote {out}")
 
 

@@ -70,7 +70,8 @@ def _number_list(value, length: int, what: str, where: str) -> np.ndarray:
     except (TypeError, ValueError):
         arr = np.zeros(0)
     if arr.size != length or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{where}: '{what}' must be {length} finite numbers, got {str(value)[:80]}")
+        count = "a finite number" if length == 1 else f"{length} finite numbers"
+        raise ValueError(f"{where}: '{what}' must be {count}, got {str(value)[:80]}")
     return arr
 
 
@@ -90,7 +91,7 @@ def parse_detection(index: int, det: dict, image_ids: set[int]) -> Detection | N
         raise ValueError(f"detection {index}: expected a JSON object, got {type(det).__name__}")
     image_id = det.get("image_id")
     where = f"detection {index} (image id {image_id})"
-    if not isinstance(image_id, int) or image_id not in image_ids:
+    if not isinstance(image_id, int) or isinstance(image_id, bool) or image_id not in image_ids:
         raise ValueError(f"{where}: image id not in the ground truth")
     if det.get("category_id") != PERSON_CATEGORY:
         if "category_id" not in det:

@@ -13,7 +13,7 @@ import io
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 PERSON_CATEGORY = 1
 
@@ -38,6 +38,8 @@ def decode_iuv(data: str) -> np.ndarray:
             pixels = np.asarray(image)
     except (binascii.Error, UnicodeEncodeError, AttributeError) as e:
         raise ValueError(f"not valid base64 ({e})") from None
+    except UnidentifiedImageError:
+        raise ValueError("not a readable PNG (unknown image data)") from None
     except (OSError, Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable PNG ({e})") from None
     return np.ascontiguousarray(np.moveaxis(pixels, -1, 0))
