@@ -90,6 +90,11 @@ def paste_iuv(output: dict, height: int, width: int) -> tuple[np.ndarray, np.nda
     return iuv, inds
 
 
+def coco_results(image_id: int, output: dict) -> list[dict]:
+    """``to_coco_results``, also for an image without detections (then no results)."""
+    return to_coco_results(image_id, output) if len(output["scores"]) else []
+
+
 def save_png(path: Path, pixels: np.ndarray) -> None:
     """Write an (H, W) or (H, W, 3) uint8 array as PNG, atomically."""
     atomic_write(path, lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"))
@@ -149,7 +154,7 @@ class InferenceRun:
         output = keep_confident(self.predictor(pixels), self.min_score)
         self.write(path.stem, pixels, output)
         image_id = self.image_ids.get(path.name, index)
-        self.results.extend({**r, "file_name": path.name} for r in to_coco_results(image_id, output))
+        self.results.extend({**r, "file_name": path.name} for r in coco_results(image_id, output))
         return output
 
     def write(self, name: str, pixels: np.ndarray, output: dict) -> None:
