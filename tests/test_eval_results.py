@@ -70,8 +70,8 @@ def test_to_coco_results_from_model_output_tensors():
 
 
 def test_to_coco_results_without_densepose_or_keypoints():
-    results = to_coco_results(3, {"boxes": np.zeros((0, 4)), "scores": np.zeros(0)})
-    assert results == []
+    empty = {"boxes": np.zeros((0, 4)), "scores": np.zeros(0), "keypoints": np.zeros((0, 17, 3)), "densepose": []}
+    assert to_coco_results(3, empty) == []
     one = to_coco_results(3, {"boxes": np.array([[1.0, 2.0, 3.0, 4.0]]), "scores": np.array([0.5])})
     assert one == [{"image_id": 3, "category_id": 1, "bbox": [1.0, 2.0, 2.0, 2.0], "score": 0.5}]
 

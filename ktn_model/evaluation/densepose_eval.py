@@ -299,12 +299,12 @@ def _check_keypoints(results: list) -> bool:
 
 
 def evaluate_densepose(
-    gt: str | Path | COCO, results: str | Path | list, eval_data: str | Path | EvalData
+    gt: str | Path | COCO, results: str | Path | list, eval_data_dir: str | Path | EvalData
 ) -> dict[str, dict[str, float]]:
     """GPS and GPSm AP/AR ×100 (spec §2) under ``densepose_gps`` and ``densepose_gpsm``.
 
     ``gt``: DensePose-COCO json path or COCO; ``results``: list of official result dicts or a json
-    path; ``eval_data``: directory of the three evaluation files (or a loaded ``EvalData``). When
+    path; ``eval_data_dir``: directory of the three evaluation files (or a loaded ``EvalData``). When
     the results carry ``keypoints``, a ``keypoints`` section holds COCO keypoint AP/AR. Malformed
     detections raise ValueError naming the detection; empty results score 0.
     """
@@ -313,8 +313,7 @@ def evaluate_densepose(
     image_ids = set(coco.getImgIds())
     parsed = [parse_detection(i, det, image_ids) for i, det in enumerate(results)]
     with_keypoints = _check_keypoints(results)
-    if not isinstance(eval_data, EvalData):
-        eval_data = load_eval_data(eval_data)
+    eval_data = eval_data_dir if isinstance(eval_data_dir, EvalData) else load_eval_data(eval_data_dir)
     gps_pairs, gpsm_pairs = DensePoseEvaluator(coco, [d for d in parsed if d], eval_data).image_pairs()
     metrics = {"densepose_gps": evaluate_pairs(gps_pairs), "densepose_gpsm": evaluate_pairs(gpsm_pairs)}
     if with_keypoints:

@@ -67,7 +67,7 @@ def to_coco_results(image_id: int, output: dict) -> list[dict]:
     boxes = _numpy(output["boxes"]).reshape(-1, 4)
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).tolist()
     scores = _numpy(output["scores"]).reshape(-1).tolist()
-    keypoints = _numpy(output["keypoints"]).reshape(len(boxes), -1).tolist() if "keypoints" in output else None
+    keypoints = [k.ravel().tolist() for k in _numpy(output["keypoints"])] if "keypoints" in output else None
     densepose = output.get("densepose")
     results = []
     for i, (bbox, score) in enumerate(zip(xywh, scores, strict=True)):
