@@ -189,23 +189,19 @@ def _interleave(xs: list, ys: list) -> list[float]:
 def _region_keeps(region: np.ndarray, bbox: np.ndarray, foreground: np.ndarray | None) -> bool:
     """Spec §2.3 ignore-region test for a GT (``foreground`` None) or a detection.
 
-    The box is cast to int; the region crop is taken from the clipped box and zero-padded to the
-    box size when the box leaves the image.
+    As in the reference, the int box crops the region with plain slicing (a negative corner
+    wraps), and a detection's foreground is compared with the crop by pycocotools' crowd IoU.
     """
     x, y, w, h = (int(c) for c in bbox)
     if w * h == 0:
         return False
-    x0, y0 = max(x, 0), max(y, 0)
-    crop = region[y0 : min(y + h, region.shape[0]), x0 : min(x + w, region.shape[1])]
+    crop = region[y : min(y + h, region.shape[0]), x : min(x + w, region.shape[1])]
     if not crop.any():
         return True
     if foreground is None:
-        return crop.sum() / (w * h) < REGION_GT_COVER
-    padded = np.zeros(foreground.shape, dtype=bool)
-    rows, cols = min(crop.shape[0], padded.shape[0]), min(crop.shape[1], padded.shape[1])
-    padded[:rows, :cols] = crop[:rows, :cols] > 0
-    union = np.count_nonzero(padded | foreground)
-    return np.count_nonzero(padded & foreground) / union < REGION_DT_IOU if union else True
+        return crop.sum() / w / h < REGION_GT_COVER
+    encoded = [mask_utils.encode(np.asfortranarray(m.astype(np.uint8))) for m in (foreground, crop)]
+    return float(mask_utils.iou(encoded[:1], encoded[1:], [1])[0][0]) < REGION_DT_IOU
 
 
 def _apply_ignore_regions(image: dict, gts: list[dict], dts: list[Detection]) -> tuple[list, list]:

@@ -96,7 +96,7 @@ class GpsScorer:
             mesh_b[inside] = self.pred_mesh_ids(*np.concatenate(samples, axis=1))
         dist = self.eval_data.geodesic(mesh_a[None, :], mesh_b)
         similarity = np.exp(-(dist**2) / (2 * kappa**2))
-        counts = np.array([len(p.x) for p in pts])
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        scores[:, columns] = np.add.reduceat(similarity, starts, axis=1) / counts
+        bounds = np.concatenate([[0], np.cumsum([len(p.x) for p in pts])])
+        for g, start, end in zip(columns, bounds[:-1], bounds[1:], strict=True):  # sum / |P| as the reference
+            scores[:, g] = similarity[:, start:end].sum(axis=1) / (end - start)
         return scores
