@@ -73,8 +73,8 @@ def write_glove(path: Path, words: int, needed: list[str], seed: int = 0) -> Non
             f.write(f"{slots.get(i, f'w{i}')} {rows[i % len(rows)]}\n")
 
 
-def run_build(vg: Path, glove: Path, out: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one ``ktn-kg build`` subprocess."""
+def run_build(vg: Path, glove: Path, out: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one ``ktn-kg build`` subprocess."""
     cmd = [str(Path(sys.executable).with_name("ktn-kg")), "build", "--vg", str(vg), "--glove", str(glove),
            "--out", str(out), "--quiet"]
     start = time.perf_counter()
@@ -83,7 +83,7 @@ def run_build(vg: Path, glove: Path, out: Path) -> tuple[float, float]:
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"build failed: {' '.join(cmd)}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -100,9 +100,10 @@ def main() -> None:
         for scale in args.scales:
             vg = work / f"relationships_{scale}.json"
             write_visual_genome(vg, int(IMAGES * scale), int(RELATIONSHIPS * scale))
-            wall, rss = run_build(vg, glove, work / f"graph_{scale}.pkl")
+            wall, cpu, rss = run_build(vg, glove, work / f"graph_{scale}.pkl")
             print(f"scale {scale}: VG {vg.stat().st_size / 2**20:.0f} MiB, {int(IMAGES * scale)} images, "
-                  f"{int(RELATIONSHIPS * scale)} relationships -> build {wall:.1f} s, peak RSS {rss:.0f} MiB")
+                  f"{int(RELATIONSHIPS * scale)} relationships -> build {wall:.1f} s wall, {cpu:.1f} s CPU, "
+                  f"peak RSS {rss:.0f} MiB (load average {os.getloadavg()[0]:.1f})")
             vg.unlink()
     finally:
         if args.keep is None:

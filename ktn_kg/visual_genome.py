@@ -24,7 +24,7 @@ from .errors import KGError
 from .vocabulary import TaskVocab
 
 PairCounts = Counter  # Counter[(subject word | None, object word | None)] -> relationships
-_BUF = 1 << 18
+_BUF = 1 << 16  # 64 KiB reads parse fastest (cache-friendly)
 _YAJL_PAD = 10  # yajl indents its error context by at least this many spaces
 
 

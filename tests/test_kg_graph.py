@@ -53,6 +53,18 @@ def test_two_builds_are_byte_identical(inputs, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.pkl", "b.pkl"]  # no temp files left behind
 
 
+def test_failed_write_leaves_nothing(tmp_path):
+    from ktn_kg.atomic import atomic_write
+
+    def interrupted(f):
+        f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "g.pkl", interrupted)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_v1_graph_holds_keypoints_only(inputs, tmp_path):
     from dataclasses import replace
 
