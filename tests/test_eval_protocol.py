@@ -269,6 +269,15 @@ def test_gpsm_mask_falls_back_to_segmentation_then_to_nothing(tmp_path, eval_dir
     assert metrics["densepose_gpsm"]["AP"] == 0.0
 
 
+def test_other_categories_are_not_evaluated(world, eval_dir):
+    gt, persons = world
+    results = [detection(p, 0.5) for p in persons]
+    results.append(detection(persons[0], 0.99, bbox=[300.0, 200.0, 50.0, 60.0]) | {"category_id": 2})
+    metrics = evaluate_densepose(gt, results, eval_dir)
+    assert metrics["densepose_gps"]["AP"] == pytest.approx(100.0, abs=1e-9)
+    assert metrics["keypoints"]["AP"] == pytest.approx(100.0, abs=1e-9)
+
+
 def test_empty_results_give_zeros(world, eval_dir):
     gt, _ = world
     metrics = evaluate_densepose(gt, [], eval_dir)
@@ -292,6 +301,7 @@ def test_only_top_20_detections_per_image_count(world, eval_dir):
         (lambda d: d["densepose"][0].__setitem__(1, "%%%not base64"), r"detection 1 \(image id 1\): densepose"),
         (lambda d: d.update(bbox=[20.0, 30.0, 100.0, 160.0]), r"detection 1 \(image id 1\): IUV shape"),
         (lambda d: d.update(score="high"), r"detection 1 \(image id 1\): 'score'"),
+        (lambda d: d.pop("keypoints"), r"detection 1 \(image id 1\): 'keypoints' must be 51 finite numbers"),
     ],
 )
 def test_malformed_detection_is_named(world, eval_dir, change, message):

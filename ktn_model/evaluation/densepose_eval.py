@@ -1,6 +1,6 @@
 """Official-protocol DensePose evaluation: GPS and GPSm AP/AR, plus keypoint AP (eval spec §2).
 
-``evaluate_densepose(gt, results, eval_data)`` loads the ground truth with pycocotools, checks every
+``evaluate_densepose(gt, results, eval_data_dir)`` loads the ground truth with pycocotools, checks every
 detection, computes per image the GPS, mask-IoU and box-IoU matrices once, and runs the matching of
 ``matching.py`` in GPS and GPSm mode.
 """
@@ -275,6 +275,9 @@ class DensePoseEvaluator:
 
 def keypoint_metrics(coco: COCO, results: list[dict]) -> dict[str, float]:
     """COCO keypoint AP/AR (pycocotools COCOeval, iouType 'keypoints'), ×100."""
+    for ann in coco.dataset.get("annotations", []):
+        if "num_keypoints" not in ann or "keypoints" not in ann:
+            raise ValueError(f"annotation {ann.get('id')}: keypoint AP needs 'keypoints' and 'num_keypoints'")
     dets = [{k: r[k] for k in ("image_id", "category_id", "bbox", "score", "keypoints")} for r in results]
     with contextlib.redirect_stdout(io.StringIO()):
         coco_eval = COCOeval(coco, coco.loadRes(dets), iouType="keypoints")
@@ -284,13 +287,13 @@ def keypoint_metrics(coco: COCO, results: list[dict]) -> dict[str, float]:
     return {name: 100.0 * float(v) for name, v in zip(METRIC_NAMES, coco_eval.stats, strict=True)}
 
 
-def _check_keypoints(results: list) -> bool:
-    """True when the results carry keypoints; then every detection must have 51 numbers."""
-    if not any(isinstance(r, dict) and "keypoints" in r for r in results):
+def _check_keypoints(results: list, parsed: list[Detection | None]) -> bool:
+    """True when the person results carry keypoints; then each must have 51 numbers."""
+    persons = [(i, r) for i, (r, det) in enumerate(zip(results, parsed, strict=True)) if det]
+    if not any("keypoints" in r for _, r in persons):
         return False
-    for i, r in enumerate(results):
-        where = f"detection {i} (image id {r.get('image_id')})"
-        _number_list(r.get("keypoints"), NUM_KEYPOINT_VALUES, "keypoints", where)
+    for i, r in persons:
+        _number_list(r.get("keypoints"), NUM_KEYPOINT_VALUES, "keypoints", f"detection {i} (image id {r['image_id']})")
     return True
 
 
@@ -308,10 +311,10 @@ def evaluate_densepose(
     results = load_results(results)
     image_ids = set(coco.getImgIds())
     parsed = [parse_detection(i, det, image_ids) for i, det in enumerate(results)]
-    with_keypoints = _check_keypoints(results)
+    with_keypoints = _check_keypoints(results, parsed)
     eval_data = eval_data_dir if isinstance(eval_data_dir, EvalData) else load_eval_data(eval_data_dir)
     gps_pairs, gpsm_pairs = DensePoseEvaluator(coco, [d for d in parsed if d], eval_data).image_pairs()
     metrics = {"densepose_gps": evaluate_pairs(gps_pairs), "densepose_gpsm": evaluate_pairs(gpsm_pairs)}
     if with_keypoints:
-        metrics["keypoints"] = keypoint_metrics(coco, results)
+        metrics["keypoints"] = keypoint_metrics(coco, [r for r, det in zip(results, parsed, strict=True) if det])
     return metrics
