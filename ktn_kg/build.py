@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,14 +41,19 @@ def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
     if missing:
         raise KGError(f"{vocab.name}: no vocabulary for task(s) {', '.join(missing)}")
     kind, vec_path = inputs.vectors or (None, None)
-    embedder = load_embedder(kind, vec_path, vocab.words(tasks), inputs.oov)
-    counts, vg_record = _visual_genome_counts(inputs, vocab, tasks)
-    graphs = {t: _task_graph(vocab, t, inputs.recipe, embedder, counts and counts[t]) for t in tasks}
+    # input files are hashed in a worker thread: reads and sha256 release the GIL, so this overlaps the parsing
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        records = {p: pool.submit(_existing_file_record, p) for p in (vec_path, inputs.vg) if p is not None}
+        embedder = load_embedder(kind, vec_path, vocab.words(tasks), inputs.oov)
+        counts, vg_stats = _visual_genome_counts(inputs, vocab, tasks)
+        graphs = {t: _task_graph(vocab, t, inputs.recipe, embedder, counts and counts[t]) for t in tasks}
+        embedding = {**embedder.info, **({"file": records[vec_path].result()} if vec_path else {})}
+        vg_record = {"file": records[inputs.vg].result(), **vg_stats} if inputs.vg else None
     provenance = {
         "source": "built",
         "package_version": package_version(),
         "vocabulary": {"name": vocab.name, "sha256": vocab.sha256},
-        "embedding": embedder.info,
+        "embedding": embedding,
         "oov_words": embedder.oov,
         "oov_policy": inputs.oov,
         "visual_genome": vg_record,
@@ -58,14 +64,18 @@ def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
     )
 
 
+def _existing_file_record(path) -> dict | None:
+    """file_record, or None for a missing file (the reader of that file reports it as a one-line error)."""
+    return file_record(path) if Path(path).is_file() else None
+
+
 def _visual_genome_counts(inputs: BuildInputs, vocab: Vocabulary, tasks: tuple[str, ...]):
-    """One streaming pass over VG for all tasks → ({task: Counter[(a, b)]}, provenance record) or (None, None)."""
+    """One streaming pass over VG for all tasks → ({task: Counter[(a, b)]}, {"images", "relationships"})."""
     if inputs.vg is None:
         return None, None
     relevant = relevant_words([vocab.tasks[t] for t in tasks], vocab.surface_base_labels)
     pairs, stats = count_pairs(inputs.vg, relevant, progress=inputs.progress)
-    counts = {t: rule_counts(pairs, vocab.tasks[t], vocab.surface_base_labels) for t in tasks}
-    return counts, {"file": file_record(inputs.vg), **stats}
+    return {t: rule_counts(pairs, vocab.tasks[t], vocab.surface_base_labels) for t in tasks}, stats
 
 
 def _task_graph(vocab: Vocabulary, task: str, recipe: Recipe, embedder, counts) -> TaskGraph:

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from .errors import KGError
-from .provenance import file_record
 
 OOV_POLICIES = ("error", "zero")
 _CHUNK = 1 << 24
@@ -24,13 +23,12 @@ _CHUNK = 1 << 24
 class WordVectorEmbedder:
     """Concatenated word vectors from a gensim ``KeyedVectors``; OOV words are zero vectors when allowed."""
 
-    def __init__(self, kv, info: dict, words: Iterable[str], oov: str) -> None:
+    def __init__(self, kv, backend: str, source: Path, words: Iterable[str], oov: str) -> None:
         self.kv = kv
         self.oov = sorted(w for w in set(words) if w not in kv)
         if self.oov and oov != "zero":
-            missing = ", ".join(self.oov)
-            raise KGError(f"{info['file']['name']}: words not in the vocabulary: {missing} (use --oov zero)")
-        self.info = {**info, "dim": int(kv.vector_size)}
+            raise KGError(f"{source}: words not in the vocabulary: {', '.join(self.oov)} (use --oov zero)")
+        self.info = {"backend": backend, "dim": int(kv.vector_size)}
 
     def embed(self, phrases: list[tuple[str, ...]]) -> np.ndarray:
         """(P, n·D) float64: each phrase of n words → its word vectors concatenated in order."""
@@ -141,7 +139,7 @@ def load_embedder(kind: str | None, path: str | Path | None, words: list[str], o
     if path.stat().st_size == 0:
         raise KGError(f"{path}: empty vector file")
     kv = _LOADERS[kind](path, words)
-    return WordVectorEmbedder(kv, {"backend": kind, "file": file_record(path)}, words, oov)
+    return WordVectorEmbedder(kv, kind, path, words, oov)
 
 
 def _read_word2vec(path: Path, words: list[str]):
