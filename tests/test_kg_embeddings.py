@@ -61,6 +61,17 @@ def test_fasttext_vec_text(tmp_path):
     assert emb.info["backend"] == "fasttext" and emb.embed([("nose",)])[0].tolist() == vectors["nose"].tolist()
 
 
+def test_fasttext_bin_covers_unseen_words_with_subwords(tmp_path):
+    from gensim.models import FastText
+    from gensim.models.fasttext import save_facebook_model
+
+    model = FastText(sentences=[["left", "eye", "nose"]] * 5, vector_size=4, min_count=1, epochs=1, seed=1, workers=1)
+    save_facebook_model(model, str(tmp_path / "ft.bin"))
+    emb = load_embedder("fasttext", tmp_path / "ft.bin", WORDS)
+    assert emb.oov == [] and emb.embed([("middle", "nose")]).shape == (1, 8)
+    assert emb.embed([("eye",)])[0].tolist() == model.wv["eye"].astype(np.float64).tolist()
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(b"", "empty vector file"), (b"eye 0.1 x\n", "line 1: not a GloVe line"), (b"eye 1 2\nnose 1 2 3\n", "different")],
