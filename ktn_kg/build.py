@@ -33,22 +33,16 @@ class BuildInputs:
 
 def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
     """Run the whole construction (spec §5): embeddings → M_s, VG counts → M_f, rules → I, combine, layout."""
-    if inputs.graph_version not in GRAPH_VERSIONS:
-        raise KGError(f"unknown graph version {inputs.graph_version!r}; choose one of {', '.join(GRAPH_VERSIONS)}")
-    tasks = GRAPH_VERSIONS[inputs.graph_version]
-    vocab = load_vocabulary(inputs.vocab)
-    missing = [t for t in tasks if t not in vocab.tasks]
-    if missing:
-        raise KGError(f"{vocab.name}: no vocabulary for task(s) {', '.join(missing)}")
+    vocab, tasks = _vocabulary(inputs)
     kind, vec_path = inputs.vectors or (None, None)
     # input files are hashed in a worker thread: reads and sha256 release the GIL, so this overlaps the parsing
     with ThreadPoolExecutor(max_workers=1) as pool:
-        records = {p: pool.submit(_existing_file_record, p) for p in (vec_path, inputs.vg) if p is not None}
+        pending = {p: pool.submit(_existing_file_record, p) for p in (vec_path, inputs.vg) if p is not None}
         embedder = load_embedder(kind, vec_path, vocab.words(tasks), inputs.oov)
         counts, vg_stats = _visual_genome_counts(inputs, vocab, tasks)
         graphs = {t: _task_graph(vocab, t, inputs.recipe, embedder, counts and counts[t]) for t in tasks}
-        embedding = {**embedder.info, **({"file": records[vec_path].result()} if vec_path else {})}
-        vg_record = {"file": records[inputs.vg].result(), **vg_stats} if inputs.vg else None
+        files = {p: f.result() for p, f in pending.items()}
+    embedding = {**embedder.info, **({"file": files[vec_path]} if vec_path else {})}
     provenance = {
         "source": "built",
         "package_version": package_version(),
@@ -56,12 +50,22 @@ def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
         "embedding": embedding,
         "oov_words": embedder.oov,
         "oov_policy": inputs.oov,
-        "visual_genome": vg_record,
+        "visual_genome": {"file": files[inputs.vg], **vg_stats} if inputs.vg else None,
     }
-    return KnowledgeGraph(
-        inputs.graph_version, inputs.recipe.as_dict(), ("background", *(s.name for s in vocab.surfaces)), graphs,
-        provenance,
-    )
+    surfaces = ("background", *(s.name for s in vocab.surfaces))
+    return KnowledgeGraph(inputs.graph_version, inputs.recipe.as_dict(), surfaces, graphs, provenance)
+
+
+def _vocabulary(inputs: BuildInputs) -> tuple[Vocabulary, tuple[str, ...]]:
+    """The vocabulary and the tasks of the requested graph version, checked against each other."""
+    if inputs.graph_version not in GRAPH_VERSIONS:
+        raise KGError(f"unknown graph version {inputs.graph_version!r}; choose one of {', '.join(GRAPH_VERSIONS)}")
+    tasks = GRAPH_VERSIONS[inputs.graph_version]
+    vocab = load_vocabulary(inputs.vocab)
+    missing = [t for t in tasks if t not in vocab.tasks]
+    if missing:
+        raise KGError(f"{vocab.name}: no vocabulary for task(s) {', '.join(missing)}")
+    return vocab, tasks
 
 
 def _existing_file_record(path) -> dict | None:
