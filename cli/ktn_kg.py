@@ -167,12 +167,12 @@ def export(
 @guarded
 def import_(
     folder: Path = typer.Argument(..., help="Folder with kpt_surf_crkg.pkl (and part_, person_surf_crkg.pkl)."),
-    out: Path = typer.Option(..., "--out", help="Graph file to write."),
+    out: Path | None = typer.Option(None, "--out", help="Graph file to write [default: FOLDER/crkg_imported.pkl]."),
 ) -> None:
     """Read the official KTNv2 CRKG pickles into a graph file (provenance "imported")."""
     from ktn_kg.exchange import import_release
 
-    typer.echo(f"wrote {import_release(folder).save(out)}")
+    typer.echo(f"wrote {import_release(folder).save(out or folder / 'crkg_imported.pkl')}")
 
 
 @app.command()

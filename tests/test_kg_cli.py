@@ -143,9 +143,9 @@ def test_export_release_then_import(release, tmp_path):
         "kpt_surf_crkg.pkl", "part_surf_crkg.pkl", "person_surf_crkg.pkl"]
     arr = pickle.loads((tmp_path / "rel" / "part_surf_crkg.pkl").read_bytes())
     assert type(arr) is np.ndarray and arr.shape == (15, 25) and arr.dtype == np.float64
-    result = run("import", tmp_path / "rel", "--out", tmp_path / "imp.pkl")
+    result = run("import", tmp_path / "rel")
     assert result.exit_code == 0, result.output
-    result = run("diff", release, tmp_path / "imp.pkl")
+    result = run("diff", release, tmp_path / "rel" / "crkg_imported.pkl")
     assert "no edge of the common tasks differs by more than 0.0" in result.stdout
     assert "provenance.source" in result.stdout and "imported" in result.stdout
 
