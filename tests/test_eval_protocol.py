@@ -184,7 +184,7 @@ def test_gps_matrix_value_matches_formula(eval_dir):
     data = load_eval_data(eval_dir)
     ann = person(1, 1, LARGE_BOX)
     dp = {k: np.asarray(ann[k], dtype=float) for k in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")}
-    pts = gt_points(data, np.asarray(LARGE_BOX), dp)
+    (pts,) = gt_points(data, [(np.asarray(LARGE_BOX), dp)])
     shifted = render(ann, LARGE_BOX, u_shift=0.2)
     value = GpsScorer(data).matrix([pts], np.array([LARGE_BOX]), lambda d: shifted)[0, 0]
     expected = np.mean([np.exp(-((LENGTH * 0.2) ** 2) / (2 * KAPPA[PART_GROUP[p]] ** 2)) for _, _, p, _ in POINTS])

@@ -146,16 +146,17 @@ def load_results(results: str | Path | list) -> list:
 
 @dataclass
 class GtPerson:
-    """One GT person of the evaluated category; ``points`` is None for an ignore GT (no ``dp_x``)."""
+    """One GT person of the evaluated category; ``dp`` (the point arrays) is None for an ignore GT."""
 
     ann: dict
     bbox: np.ndarray
-    points: GtPoints | None
+    dp: dict[str, np.ndarray] | None
+    points: GtPoints | None = None
     _mask: PastedMask | None = field(default=None, repr=False)
 
     @property
     def ignore(self) -> bool:
-        return self.points is None
+        return self.dp is None
 
     @property
     def crowd(self) -> bool:
@@ -168,8 +169,8 @@ class GtPerson:
         return self._mask
 
 
-def _gt_person(ann: dict, eval_data: EvalData) -> GtPerson:
-    """Check one GT annotation and place its points; 'ignore' means no ``dp_x`` (spec §2.3)."""
+def _gt_person(ann: dict) -> GtPerson:
+    """Check one GT annotation; 'ignore' means no ``dp_x`` (spec §2.3)."""
     where = f"annotation {ann.get('id')} (image id {ann.get('image_id')})"
     if not isinstance(ann.get("id"), int) or ann["id"] < 1:
         raise ValueError(f"{where}: annotation ids must be integers >= 1")
@@ -179,7 +180,7 @@ def _gt_person(ann: dict, eval_data: EvalData) -> GtPerson:
     dp = {k: np.asarray(ann.get(k, []), dtype=np.float64).reshape(-1) for k in DP_POINT_KEYS}
     if len({len(v) for v in dp.values()}) != 1:
         raise ValueError(f"{where}: dp_x, dp_y, dp_I, dp_U, dp_V must have equal lengths")
-    return GtPerson(ann, bbox, gt_points(eval_data, bbox, dp))
+    return GtPerson(ann, bbox, dp)
 
 
 def _interleave(xs: list, ys: list) -> list[float]:
@@ -243,7 +244,10 @@ class DensePoseEvaluator:
         anns, dts = _apply_ignore_regions(image, anns, self.by_image.get(image_id, []))
         order = np.argsort([-d.score for d in dts], kind="mergesort")[:MAX_DETS]
         dts = [dts[i] for i in order]
-        gts = [_gt_person(a, self.eval_data) for a in anns]
+        gts = [_gt_person(a) for a in anns]
+        scored = [g for g in gts if not g.ignore]
+        for person, points in zip(scored, gt_points(self.eval_data, [(g.bbox, g.dp) for g in scored]), strict=True):
+            person.points = points
         boxes = np.array([d.bbox for d in dts]).reshape(-1, 4)
         gps = self.scorer.matrix([g.points for g in gts], boxes, lambda d: dts[d].iuv())
         gpsm = self._gpsm(gps, gts, dts, (image["height"], image["width"]))

@@ -32,19 +32,31 @@ class GtPoints:
     kappa: np.ndarray
 
 
-def gt_points(eval_data: EvalData, bbox: np.ndarray, dp: dict[str, np.ndarray]) -> GtPoints:
-    """Place one person's ``dp_*`` arrays in the image and find their mesh vertices (spec §2.4, §3.2)."""
-    x, y, w, h = bbox
-    label = dp["dp_I"]
+def gt_points(eval_data: EvalData, persons: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[GtPoints]:
+    """Place each person's ``dp_*`` arrays in the image and find their mesh vertices (spec §2.4, §3.2).
+
+    ``persons``: (bbox XYWH (4,), {"dp_x", "dp_y", "dp_I", "dp_U", "dp_V": (P,)}) pairs, searched
+    in one batch.
+    """
+    if not persons:
+        return []
+    label, u, v = (np.concatenate([dp[k] for _, dp in persons]) for k in ("dp_I", "dp_U", "dp_V"))
     part = np.where(np.round(label) == label, label, 0).astype(np.int64)
-    vertex = eval_data.closest_vertices(part, dp["dp_U"].astype(np.float64), dp["dp_V"].astype(np.float64))
-    keep = vertex > 0
-    return GtPoints(
-        x=dp["dp_x"][keep] * w / EVAL_POINT_SCALE + x,
-        y=dp["dp_y"][keep] * h / EVAL_POINT_SCALE + y,
-        mesh_id=eval_data.mesh_id[vertex[keep] - 1],
-        kappa=KAPPA[PART_GROUP[part[keep]]],
-    )
+    vertex = eval_data.closest_vertices(part, u.astype(np.float64), v.astype(np.float64))
+    splits = np.cumsum([len(dp["dp_I"]) for _, dp in persons])[:-1]
+    points = []
+    for (bbox, dp), vert, prt in zip(persons, np.split(vertex, splits), np.split(part, splits), strict=True):
+        x, y, w, h = bbox
+        keep = vert > 0
+        points.append(
+            GtPoints(
+                x=dp["dp_x"][keep] * w / EVAL_POINT_SCALE + x,
+                y=dp["dp_y"][keep] * h / EVAL_POINT_SCALE + y,
+                mesh_id=eval_data.mesh_id[vert[keep] - 1],
+                kappa=KAPPA[PART_GROUP[prt[keep]]],
+            )
+        )
+    return points
 
 
 class GpsScorer:

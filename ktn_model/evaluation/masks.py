@@ -42,12 +42,14 @@ def paste(local: np.ndarray, bbox: np.ndarray, image_hw: tuple[int, int]) -> Pas
 
 def dp_label_map(dp_masks: list) -> np.ndarray:
     """The 14 coarse-part RLEs as one 256×256 label map, later parts painted over earlier (spec §1.5)."""
+    labels = np.zeros((DP_MASK_SIZE, DP_MASK_SIZE), dtype=np.uint8)
     present = [(k, rle) for k, rle in enumerate(dp_masks[:NUM_COARSE_PARTS], start=1) if rle]
-    if not present:
-        return np.zeros((DP_MASK_SIZE, DP_MASK_SIZE))
-    masks = mask_utils.decode([rle for _, rle in present]) > 0  # (256, 256, K)
-    # Painting in increasing k means the highest k present at a pixel wins.
-    return (masks * np.array([k for k, _ in present], dtype=np.float64)).max(axis=2)
+    if present:
+        masks = mask_utils.decode([rle for _, rle in present])  # (256, 256, K)
+        # Painting in increasing k means the highest k present at a pixel wins.
+        for j, (k, _) in enumerate(present):
+            np.maximum(labels, (masks[:, :, j] > 0) * np.uint8(k), out=labels)
+    return labels.astype(np.float64)
 
 
 def gt_mask(ann: dict, image_hw: tuple[int, int], full_mask) -> PastedMask:
