@@ -105,10 +105,11 @@ def render(ann: dict, bbox: list, u_shift: float = 0.0, fg_rows: float = 1.0) ->
     iuv = np.zeros((3, max(int(h), 1), max(int(w), 1)), dtype=np.uint8)
     iuv[0, : int(round(fg_rows * iuv.shape[1]))] = 1
     gx, gy, gw, gh = ann["bbox"]
-    for dx, dy, part, u in zip(*(ann.get(k, []) for k in ("dp_x", "dp_y", "dp_I", "dp_U")), strict=True):
+    points = zip(*(ann.get(k, []) for k in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")), strict=True)
+    for dx, dy, part, u, v in points:
         px, py = int(dx * gw / 255 + gx - x), int(dy * gh / 255 + gy - y)
         if 0 <= px < iuv.shape[2] and 0 <= py < iuv.shape[1]:
-            iuv[:, py, px] = (part, round((u + u_shift) * 255), round(0.5 * 255))
+            iuv[:, py, px] = (part, round((u + u_shift) * 255), round(v * 255))
     return iuv
 
 
@@ -292,6 +293,19 @@ def test_only_top_20_detections_per_image_count(world, eval_dir):
     metrics = evaluate_densepose(gt, results, eval_dir)["densepose_gps"]
     # Image 2's true detection is the 21st: its person is missed; image 1 keeps both.
     assert metrics["AR"] == pytest.approx(100.0 * 2 / 3)
+
+
+def test_synthetic_generator_set_evaluates(tmp_path):
+    from ktn_model.data.synthetic import generate
+
+    gt_path = generate(tmp_path, 4, seed=3)
+    persons = [a for a in json.loads(gt_path.read_text())["annotations"] if not a["iscrowd"]]
+    assert any("dp_x" in p for p in persons)
+    metrics = evaluate_densepose(gt_path, [detection(p, 0.9) for p in persons], tmp_path / "eval_data")
+    # GT points painted exactly: every pair's GPS is far above 0.5 (U, V quantisation and the
+    # 255-versus-256 frame keep it a little below 1).
+    assert metrics["densepose_gps"]["AP50"] == pytest.approx(100.0, abs=1e-9)
+    assert metrics["keypoints"]["AP"] == pytest.approx(100.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
