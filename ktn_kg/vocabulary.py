@@ -83,6 +83,8 @@ def load_vocabulary(path: str | Path | None = None) -> Vocabulary:
         data = resources.files("ktn_kg.vocab").joinpath(DEFAULT_VOCAB).read_bytes()
         name = f"builtin:{DEFAULT_VOCAB}"
     else:
+        if not Path(path).is_file():
+            raise KGError(f"{path}: no such vocabulary file")
         data = Path(path).read_bytes()
         name = Path(path).name
     try:

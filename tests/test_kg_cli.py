@@ -197,6 +197,7 @@ def test_bad_visual_genome_exits_2_with_one_line(files, tmp_path, case):
         (["--glove", "{glove}", "--recipe", "magic"], "unknown recipe 'magic'"),
         (["--glove", "{glove}", "--graph-version", "v3"], "unknown graph version 'v3'"),
         (["--glove", "{glove}", "--vocab", "{tmp}/vocab.yaml"], "vocab.yaml: not a valid CRKG vocabulary"),
+        (["--glove", "{glove}", "--vocab", "{tmp}/none.yaml"], "none.yaml: no such vocabulary file"),
     ],
 )
 def test_bad_build_inputs_exit_2(files, tmp_path, args, message):

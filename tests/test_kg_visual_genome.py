@@ -72,3 +72,16 @@ def test_truncated_gzip_is_a_clear_error(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(KGError, match="no such Visual Genome file"):
         count_pairs(tmp_path / "none.json", RELEVANT)
+
+
+def test_edited_vocabulary_file_changes_the_rules(tmp_path):
+    from importlib import resources
+
+    text = resources.files("ktn_kg.vocab").joinpath("crkg_release.yaml").read_text()
+    edited = tmp_path / "vocab.yaml"
+    edited.write_text(text.replace("hand: wrist, ", ""))
+    vocab = load_vocabulary(edited)
+    assert "hand" not in vocab.tasks["kpt"].syn_2d and vocab.name == "vocab.yaml"
+    pairs, _ = count_pairs(write_vg(tmp_path / "rel.json", HAND_MADE_PAIRS), RELEVANT)
+    counts = rule_counts(pairs, vocab.tasks["kpt"], vocab.surface_base_labels)
+    assert counts[("wrist", "hand")] == 1 and counts[("wrist", "arm")] == 0 and counts[("elbow", "arm")] == 2
