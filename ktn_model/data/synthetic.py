@@ -13,8 +13,8 @@ byte-identical for a seed. See data/README.md for the body model and the appeara
 
 from __future__ import annotations
 
-import colorsys
 import io
+import itertools
 import json
 import os
 import pickle
@@ -141,10 +141,11 @@ def render(persons: list[Person], width: int, height: int) -> Buffers:
 
 
 def _palette() -> np.ndarray:
-    """(25, 3) RGB base colour per fine patch (row 0 unused): well-separated hues."""
-    rows = [colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.55 + 0.35 * (i % 2), 0.65 + 0.1 * (i % 3))
-            for i in range(NUM_PATCHES + 1)]  # fmt: skip
-    return np.array(rows)
+    """(25, 3) RGB base colour per fine patch (row 0 unused): the points of {0.1, 0.5, 0.9}^3 except
+    black, grey and white, in a fixed stride-7 order so that neighbouring patch ids differ widely."""
+    levels = (0.1, 0.5, 0.9)
+    grid = [c for c in itertools.product(levels, repeat=3) if len(set(c)) > 1]
+    return np.array([(0.0, 0.0, 0.0)] + [grid[(7 * k) % NUM_PATCHES] for k in range(NUM_PATCHES)])
 
 
 PALETTE = _palette()
@@ -171,9 +172,9 @@ def shade_persons(image: np.ndarray, buf: Buffers, persons: list[Person]) -> np.
     """Paint visible body pixels: patch colour mixed with (U, V, 1-U), a UV checker, shading, tint."""
     on = buf.pid >= 0
     i, u, v = buf.i[on], buf.u[on], buf.v[on]
-    colour = 0.6 * PALETTE[i] + 0.4 * np.stack([u, v, 1.0 - u], 1)
+    colour = 0.75 * PALETTE[i] + 0.25 * np.stack([u, v, 1.0 - u], 1)
     checker = (np.floor(u * 4) + np.floor(v * 4)) % 2
-    light = (0.55 + 0.45 * buf.shade[on]) * (0.92 + 0.16 * checker)
+    light = (0.75 + 0.25 * buf.shade[on]) * (0.94 + 0.12 * checker)
     tints = np.stack([p.tint for p in persons])[buf.pid[on]]
     image[on] = colour * light[:, None] * tints
     return image
