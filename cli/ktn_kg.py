@@ -92,6 +92,14 @@ def _console():
     return Console(width=None if sys.stdout.isatty() else 200)
 
 
+def _checked_tasks(g, path: Path, tasks: list[str]) -> list[str]:
+    """``tasks`` if the graph holds them all, else a one-line error naming the graph file."""
+    for t in tasks:
+        if t not in g.tasks:
+            raise ValueError(f"{path}: this {g.version} graph has no {t!r} matrix (it holds {', '.join(g.tasks)})")
+    return tasks
+
+
 @app.command()
 @guarded
 def inspect(
@@ -108,16 +116,17 @@ def inspect(
     from ktn_kg.summary import provenance_lines, save_heatmap, strongest_edges
 
     g = load_graph(graph)
+    tasks = _checked_tasks(g, graph, [task] if task else list(g.tasks))
     console = _console()
     info = Table(title=f"{graph.name}", show_header=False)
     for key, value in provenance_lines(g):
         info.add_row(key, value)
     console.print(info)
-    for t in [task] if task else list(g.tasks):
+    for t in tasks:
         edges = strongest_edges(g, t, node, top).drop(columns="task")
         console.print(_table(f"{t}: top {top} edges per node", edges))
     if heatmap is not None:
-        typer.echo(f"wrote {save_heatmap(g, task or 'kpt', heatmap)}")
+        typer.echo(f"wrote {save_heatmap(g, tasks[0], heatmap)}")
 
 
 @app.command()

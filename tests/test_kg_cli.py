@@ -227,6 +227,8 @@ def test_bad_export_and_import_requests(release, tmp_path):
     assert result.exit_code == 2 and "unknown export format 'xlsx'" in result.stderr
     result = run("inspect", release, "--task", "part", "--node", "elbow")
     assert result.exit_code == 2 and "no node 'elbow' in the part graph" in result.stderr
+    result = run("inspect", release, "--task", "legs")
+    assert result.exit_code == 2 and result.stdout == "" and result.stderr.startswith(f"error: {release}: this v2")
     result = run("import", tmp_path, "--out", tmp_path / "imp.pkl")
     assert result.exit_code == 2 and "expected kpt_surf_crkg.pkl alone or all of" in result.stderr
     assert not (tmp_path / "imp.pkl").exists() and not (tmp_path / "g.xlsx").exists()
