@@ -5,7 +5,7 @@
 The synthetic set (``ktn data synth``) is generated once into ``--work`` and reused. Detections are
 built from the ground truth: per person a box of ±1 px jitter whose IUV paints the coarse-part mask
 and the GT points (U shifted on every third person), then false positives around the persons up to
-20 per image, taken from a small pool of IUV arrays. The timed part reads both json files and the
+20 per image, taken from a small pool of blocky IUV arrays. The timed part reads both json files and the
 eval data and computes GPS, GPSm and keypoint AP, as ``ktn evaluate`` does.
 """
 
@@ -47,6 +47,16 @@ def person_iuv(ann: dict, bbox: list[float], u_shift: int) -> np.ndarray:
     return iuv
 
 
+def smooth_iuv(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """A model-like IUV: part labels in 4×4 blocks (0 = background), U and V as ramps."""
+    blocks = rng.integers(0, 25, (4, 4))
+    iuv = np.empty((3, height, width), dtype=np.uint8)
+    iuv[0] = blocks[np.arange(height) * 4 // height][:, np.arange(width) * 4 // width]
+    iuv[1] = np.linspace(0, 255, width).astype(np.uint8)[None, :]
+    iuv[2] = np.linspace(0, 255, height).astype(np.uint8)[:, None]
+    return iuv
+
+
 def detection(ann: dict, bbox: list[float], score: float, iuv: np.ndarray, png: str | None = None) -> dict:
     return {
         "image_id": ann["image_id"],
@@ -62,9 +72,7 @@ def build_results(gt: dict, rng: np.random.Generator) -> list[dict]:
     """Up to ``MAX_DETS`` detections per image around the GT persons (see the module docstring)."""
     pool = []
     for _ in range(POOL_SIZE):
-        shape = (3, int(rng.integers(20, 160)), int(rng.integers(10, 80)))
-        iuv = rng.integers(0, 256, shape, dtype=np.uint8)
-        iuv[0] = rng.integers(0, 25, shape[1:])
+        iuv = smooth_iuv(rng, int(rng.integers(20, 160)), int(rng.integers(10, 80)))
         pool.append((iuv, encode_iuv(iuv)))
     by_image: dict[int, list[dict]] = {}
     for ann in gt["annotations"]:

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,25 +43,19 @@ class Detection:
     score: float
     shape: tuple[int, int, int]
     png: str
-    _iuv: np.ndarray | None = field(default=None, repr=False)
 
     def where(self) -> str:
         return f"detection {self.index} (image id {self.image_id})"
 
-    def iuv(self) -> np.ndarray:
-        """The decoded (3, H, W) uint8 IUV, checked against its declared shape."""
-        if self._iuv is None:
-            try:
-                iuv = decode_iuv(self.png)
-            except ValueError as e:
-                raise ValueError(f"{self.where()}: densepose {e}") from None
-            if iuv.shape != self.shape:
-                raise ValueError(f"{self.where()}: decoded IUV has shape {iuv.shape}, declared {self.shape}")
-            self._iuv = iuv
-        return self._iuv
-
-    def foreground(self) -> np.ndarray:
-        return self.iuv()[0] > 0
+    def decode(self) -> np.ndarray:
+        """The (3, H, W) uint8 IUV, checked against its declared shape (decoded anew on each call)."""
+        try:
+            iuv = decode_iuv(self.png)
+        except ValueError as e:
+            raise ValueError(f"{self.where()}: densepose {e}") from None
+        if iuv.shape != self.shape:
+            raise ValueError(f"{self.where()}: decoded IUV has shape {iuv.shape}, declared {self.shape}")
+        return iuv
 
 
 def _number_list(value, length: int, what: str, where: str) -> np.ndarray:
@@ -214,7 +209,7 @@ def _apply_ignore_regions(image: dict, gts: list[dict], dts: list[Detection]) ->
     polygons = [_interleave(px, py) for px, py in zip(xs, ys, strict=True)]
     region = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polygons, height, width)))
     gts = [g for g in gts if _region_keeps(region, np.asarray(g["bbox"], dtype=float), None)]
-    dts = [d for d in dts if _region_keeps(region, d.bbox, d.foreground())]
+    dts = [d for d in dts if _region_keeps(region, d.bbox, d.decode()[0] > 0)]
     return gts, dts
 
 
@@ -249,8 +244,15 @@ class DensePoseEvaluator:
         for person, points in zip(scored, gt_points(self.eval_data, [(g.bbox, g.dp) for g in scored]), strict=True):
             person.points = points
         boxes = np.array([d.bbox for d in dts]).reshape(-1, 4)
-        gps = self.scorer.matrix([g.points for g in gts], boxes, lambda d: dts[d].iuv())
-        gpsm = self._gpsm(gps, gts, dts, (image["height"], image["width"]))
+        decoded: dict[int, np.ndarray] = {}  # this image's IUVs, decoded at most once
+
+        def iuv_of(d: int) -> np.ndarray:
+            if d not in decoded:
+                decoded[d] = dts[d].decode()
+            return decoded[d]
+
+        gps = self.scorer.matrix([g.points for g in gts], boxes, iuv_of)
+        gpsm = self._gpsm(gps, gts, boxes, iuv_of, (image["height"], image["width"]))
         crowd = np.array([g.crowd for g in gts], dtype=bool)
         box_iou = np.zeros(gps.shape)
         if gps.size:
@@ -265,13 +267,15 @@ class DensePoseEvaluator:
         )
         return ImagePairs(similarity=gps, **common), ImagePairs(similarity=gpsm, **common)
 
-    def _gpsm(self, gps: np.ndarray, gts: list[GtPerson], dts: list[Detection], image_hw) -> np.ndarray:
+    def _gpsm(
+        self, gps: np.ndarray, gts: list[GtPerson], boxes: np.ndarray, iuv_of: Callable[[int], np.ndarray], image_hw
+    ) -> np.ndarray:
         """sqrt(GPS · mask IoU) (spec §2.6); the IoU is only needed where GPS > 0."""
         gpsm = np.zeros(gps.shape)
         dt_masks: dict[int, PastedMask] = {}
         for d, g in zip(*np.nonzero(gps > 0), strict=True):
             if d not in dt_masks:
-                dt_masks[d] = paste(dts[d].foreground(), dts[d].bbox, image_hw)
+                dt_masks[d] = paste(iuv_of(d)[0] > 0, boxes[d], image_hw)
             iou = mask_iou(dt_masks[d], gts[g].mask(image_hw, self.coco.annToMask), gts[g].crowd)
             gpsm[d, g] = math.sqrt(gps[d, g] * iou)
         return gpsm
