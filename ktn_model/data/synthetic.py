@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import multiprocessing
 import os
 import pickle
 import tempfile
@@ -363,24 +364,46 @@ def write_symmetry_tables(path: Path) -> None:
     _atomic_write(path, _mat_bytes(cells))
 
 
-def generate(out_dir: str | Path, num_images: int, seed: int, image_size: int = DEFAULT_IMAGE_SIZE) -> Path:
-    """Write a synthetic DensePose-COCO set of ``num_images`` images to ``out_dir``; return the json path."""
+def _write_image(job: tuple[Path, int, int, int]) -> tuple[dict, list[dict]]:
+    """Draw image ``index`` and write its PNG; return its ``images`` entry and its annotations."""
+    out_dir, seed, index, image_size = job
+    scene = synth_scene(seed, index, image_size)
+    name = f"{index:06d}.png"
+    stream = io.BytesIO()
+    Image.fromarray(scene.pixels).save(stream, format="PNG", compress_level=1)
+    _atomic_write(out_dir / "images" / name, stream.getvalue())
+    height, width = scene.pixels.shape[:2]
+    return {"id": index + 1, "file_name": name, "height": height, "width": width}, scene.annotations
+
+
+def _draw_all(jobs: list, workers: int) -> list[tuple[dict, list[dict]]]:
+    """``_write_image`` over ``jobs`` in order, in ``workers`` spawned processes when more than one."""
+    if workers <= 1:
+        return [_write_image(job) for job in jobs]
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        return pool.map(_write_image, jobs, chunksize=max(1, len(jobs) // (4 * workers)))
+
+
+def generate(out_dir: str | Path, num_images: int, seed: int, image_size: int = DEFAULT_IMAGE_SIZE,
+             workers: int | None = None) -> Path:  # fmt: skip
+    """Write a synthetic DensePose-COCO set of ``num_images`` images to ``out_dir``; return the json path.
+
+    ``workers`` processes draw the images (default: one per 150 images, at most one per CPU); the
+    files do not depend on it.
+    """
     if num_images < 1:
         raise ValueError(f"--images must be at least 1, got {num_images}")
     if image_size < 64:
         raise ValueError(f"--size must be at least 64 pixels, got {image_size}")
+    if workers is None:
+        workers = min(os.cpu_count() or 1, 1 + num_images // 150)
     out_dir = Path(out_dir)
+    drawn = _draw_all([(out_dir, seed, index, image_size) for index in range(num_images)], workers)
     images, annotations = [], []
-    for index in range(num_images):
-        scene = synth_scene(seed, index, image_size)
-        pixels, anns = scene.pixels, scene.annotations
-        name = f"{index:06d}.png"
-        stream = io.BytesIO()
-        Image.fromarray(pixels).save(stream, format="PNG", compress_level=1)
-        _atomic_write(out_dir / "images" / name, stream.getvalue())
-        images.append({"id": index + 1, "file_name": name, "height": pixels.shape[0], "width": pixels.shape[1]})
+    for image, anns in drawn:
+        images.append(image)
         for ann in anns:
-            annotations.append({"id": len(annotations) + 1, "image_id": index + 1, **ann})
+            annotations.append({"id": len(annotations) + 1, "image_id": image["id"], **ann})
     dataset = {"info": {"description": "synthetic DensePose-COCO (ktn data synth)", "seed": seed},
                "images": images, "annotations": annotations, "categories": [person_category()]}  # fmt: skip
     json_path = out_dir / "annotations.json"
