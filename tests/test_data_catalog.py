@@ -3,6 +3,7 @@
 import pytest
 
 from ktn_model.data.catalog import REGISTRY, resolve
+from ktn_model.data.dataset import DensePoseCocoDataset
 
 
 def test_registered_names_use_the_coco_layout(tmp_path):
@@ -39,3 +40,10 @@ def test_path_spec(tmp_path):
 def test_unknown_name_lists_the_registered_ones():
     with pytest.raises(KeyError, match="densepose_coco_2014_minival"):
         resolve("densepose_coco_2017_val")
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_bad_annotation_file_is_one_line_error_naming_it(tmp_path, text):
+    (tmp_path / "ann.json").write_text(text)
+    with pytest.raises(ValueError, match=r"ann\.json: not a COCO-format annotation file"):
+        DensePoseCocoDataset(resolve(f"{tmp_path}/ann.json:{tmp_path}"))

@@ -33,7 +33,7 @@ def _files(root):
 
 
 def test_same_seed_gives_byte_identical_files(synth_dir, tmp_path):
-    synthetic.generate(tmp_path / "again", NUM_IMAGES, seed=3)
+    synthetic.generate(tmp_path / "again", NUM_IMAGES, seed=3, workers=2)  # the fixture used one process
     first, second = _files(synth_dir), _files(tmp_path / "again")
     assert sorted(first) == sorted(second)
     assert len([p for p in first if p.suffix == ".png"]) == NUM_IMAGES

@@ -47,7 +47,7 @@ def keep_for_training(record: ImageRecord) -> bool:
     """Spec §1.7 step 2 / model spec §6.2: annotations exist and there is a visible keypoint or a
     person with all five point fields plus ``dp_masks`` or ``segmentation``."""
     anns = record.annotations
-    visible = sum(int(np.count_nonzero(np.asarray(a.get("keypoints", []))[2::3] > 0)) for a in anns)
+    visible = sum(int(np.count_nonzero(np.asarray(a.get("keypoints") or [])[2::3] > 0)) for a in anns)
     dense = any(all(k in a for k in DP_POINT_KEYS) and ("dp_masks" in a or "segmentation" in a) for a in anns)
     return bool(anns) and (visible >= 1 or dense)
 
@@ -121,8 +121,8 @@ def load_coco(json_file: Path) -> COCO:
             return COCO(str(json_file))
     except FileNotFoundError:
         raise FileNotFoundError(f"{json_file}: annotation file not found") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{json_file}: not a COCO-format annotation file ({e})") from None
+    except (ValueError, KeyError, TypeError, AssertionError) as e:
+        raise ValueError(f"{json_file}: not a COCO-format annotation file ({e or type(e).__name__})") from None
 
 
 def read_image(path: Path, height: int, width: int) -> torch.Tensor:
