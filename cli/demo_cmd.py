@@ -1,7 +1,39 @@
-"""Placeholder: being written (see the issue that owns this command)."""
+"""``ktn demo``: graph, synthetic data, training, evaluation and pictures, on CPU, in a few minutes."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import typer
 
+from ktn_cli.common import guarded
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to the `ktn` app."""
+    """Add ``ktn demo`` to the `ktn` app."""
+    app.command("demo")(demo)
+
+
+@guarded
+def demo(
+    out: Path = typer.Option(Path("output/demo"), "--out", help="Folder for data, checkpoints and pictures."),
+    iterations: int | None = typer.Option(None, "--iterations", min=1, help="Training iterations (2 images each)."),
+    train_images: int | None = typer.Option(None, "--train-images", min=2, help="Synthetic training images."),
+    val_images: int | None = typer.Option(None, "--val-images", min=1, help="Synthetic validation images."),
+    image_size: int | None = typer.Option(None, "--image-size", min=64, help="Longer side of the synthetic images."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for data, initialisation and training."),
+) -> None:
+    """Train and evaluate a tiny KTN on synthetic DensePose-COCO, then print untrained vs trained GPS/GPSm."""
+    from ktn_model.engine.demo import DemoSettings, comparison_table, run_demo
+    from ktn_model.engine.evaluator import report_console
+
+    console = report_console()
+    given = {"iterations": iterations, "train_images": train_images, "val_images": val_images,
+             "image_size": image_size, "seed": seed}  # fmt: skip
+    settings = DemoSettings(out=out, **{k: v for k, v in given.items() if v is not None})
+    report = run_demo(settings, console)
+    console.print(comparison_table(report))
+    timings = ", ".join(f"{name} {sec:.0f} s" for name, sec in report.seconds.items())
+    console.print(f"time: {timings}; total {sum(report.seconds.values()):.0f} s")
+    console.print(f"pictures (IUV, INDS, contours, parts, U, V, boxes): {report.pictures}/")
+    console.print(f"checkpoints, metrics.jsonl, TensorBoard logs: {out / 'train'}/")

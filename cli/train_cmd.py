@@ -43,7 +43,7 @@ def train(
         evaluate_worker(cfg, resume)
         return
     try:
-        distributed.launch(train_worker, num_gpus, cfg, resume)
+        distributed.launch(train_worker, num_gpus, distributed.device_type(cfg.MODEL.DEVICE), cfg, resume)
     except FloatingPointError as e:  # a NaN/inf loss (NonFiniteLossError), named with its iteration
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

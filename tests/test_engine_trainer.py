@@ -170,7 +170,7 @@ def _ddp_worker(cfg, per_rank_batch):
 
 def test_two_process_ddp_with_gloo_matches_one_process_with_the_global_batch(tmp_path):
     cfg = _cfg(tmp_path / "ddp")
-    comm.launch(_ddp_worker, 2, cfg, 1)
+    comm.launch(_ddp_worker, 2, "cpu", cfg, 1)
     single = _trainer(_cfg(tmp_path / "one"), loader_fn(2, 0.0), dropout=0.0)
     single.train()
     state = load_checkpoint(tmp_path / "ddp" / "model_final.pth")
@@ -183,7 +183,7 @@ def test_two_process_ddp_with_gloo_matches_one_process_with_the_global_batch(tmp
 def test_errors_in_spawned_workers_reach_the_launcher_as_one_line(tmp_path):
     cfg = _cfg(tmp_path, MAX_ITER=4)
     with pytest.raises(FloatingPointError, match="at iteration 2"):
-        comm.launch(_nan_worker, 2, cfg)
+        comm.launch(_nan_worker, 2, "cpu", cfg)
 
 
 def _nan_worker(cfg):

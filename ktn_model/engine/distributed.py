@@ -55,48 +55,58 @@ def all_gather_object(obj) -> list:
     return gathered
 
 
-def backend() -> str:
-    return "nccl" if torch.cuda.is_available() else "gloo"
+def device_type(model_device: str) -> str:
+    """"cuda" or "cpu" for a MODEL.DEVICE value ("auto" = CUDA when available)."""
+    if model_device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(model_device).type
+
+
+def backend(device: str) -> str:
+    """NCCL for CUDA workers, gloo for CPU workers."""
+    return "nccl" if device == "cuda" else "gloo"
 
 
 def launched_by_torchrun() -> bool:
     return "WORLD_SIZE" in os.environ and "RANK" in os.environ
 
 
-def launch(fn, num_workers: int, *args) -> None:
-    """Run ``fn(*args)`` in every worker of a process group (or directly for a single worker)."""
+def launch(fn, num_workers: int, device: str, *args) -> None:
+    """Run ``fn(*args)`` in every worker of a process group (or directly for a single worker).
+
+    ``device`` ("cuda" or "cpu") picks the backend; CUDA workers get one GPU each (the local rank).
+    """
     if launched_by_torchrun():
-        _run_in_group(fn, args, init_method="env://", rank=None, world_size=None)
+        _run_in_group(fn, args, device, init_method="env://", rank=None, world_size=None)
     elif num_workers <= 1:
         fn(*args)
     else:
-        _spawn(fn, num_workers, args)
+        _spawn(fn, num_workers, device, args)
 
 
-def _spawn(fn, num_workers: int, args: tuple) -> None:
+def _spawn(fn, num_workers: int, device: str, args: tuple) -> None:
     ctx = mp.get_context("spawn")
     errors = ctx.SimpleQueue()
     init_method = f"tcp://127.0.0.1:{_free_port()}"
-    mp.start_processes(
-        _spawned_worker, args=(fn, num_workers, init_method, errors, args), nprocs=num_workers, start_method="spawn"
-    )
+    mp.start_processes(_spawned_worker, args=(fn, num_workers, device, init_method, errors, args),
+                       nprocs=num_workers, start_method="spawn")  # fmt: skip
     if not errors.empty():
         kind, message = errors.get()
         raise kind(message)
 
 
-def _spawned_worker(local_rank, fn, world_size, init_method, errors, args) -> None:
+def _spawned_worker(local_rank, fn, world_size, device, init_method, errors, args) -> None:
     try:
-        _run_in_group(fn, args, init_method=init_method, rank=local_rank, world_size=world_size)
+        _run_in_group(fn, args, device, init_method=init_method, rank=local_rank, world_size=world_size)
     except REPORTED_ERRORS as e:
         errors.put((type(e), str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)))
 
 
-def _run_in_group(fn, args: tuple, init_method: str, rank: int | None, world_size: int | None) -> None:
-    if torch.cuda.is_available():
+def _run_in_group(fn, args: tuple, device: str, init_method: str, rank: int | None, world_size: int | None) -> None:
+    if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank or 0)))
     kwargs = {} if rank is None else {"rank": rank, "world_size": world_size}
-    dist.init_process_group(backend(), init_method=init_method, **kwargs)
+    dist.init_process_group(backend(device), init_method=init_method, **kwargs)
     try:
         fn(*args)
     finally:

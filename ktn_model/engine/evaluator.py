@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from ktn_model.engine.inference import coco_results
 from ktn_model.evaluation.densepose_eval import evaluate_densepose
 
 TABLE_COLUMNS = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
+REDIRECTED_WIDTH = 160
 SECTIONS = {"densepose_gps": "GPS", "densepose_gpsm": "GPSm", "keypoints": "keypoints"}
 
 
@@ -74,5 +76,10 @@ def metrics_table(metrics: dict[str, dict[str, float]], title: str = "DensePose 
     return table
 
 
+def report_console() -> Console:
+    """stdout, not wrapped at 80 columns when redirected to a file or pipe."""
+    return Console(width=None if sys.stdout.isatty() else REDIRECTED_WIDTH, soft_wrap=True)
+
+
 def print_metrics(metrics: dict[str, dict[str, float]], title: str = "DensePose evaluation") -> None:
-    Console().print(metrics_table(metrics, title))
+    report_console().print(metrics_table(metrics, title))

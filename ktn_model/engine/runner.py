@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import torch
+
 from ktn_model.engine import distributed as comm
 from ktn_model.engine.checkpoint import Checkpointer
 from ktn_model.engine.evaluator import evaluate_model, print_metrics
@@ -24,6 +26,8 @@ def build_trainer(cfg) -> Trainer:
 
 def train_worker(cfg, resume: bool) -> dict | None:
     """Train (continuing from the newest checkpoint with ``resume``); print and return the final metrics."""
+    if comm.is_main_process() and torch.cuda.is_available() and comm.device_type(cfg.MODEL.DEVICE) == "cpu":
+        print("note: MODEL.DEVICE is cpu although CUDA is available; set MODEL.DEVICE cuda (or auto) to use it")
     trainer = build_trainer(cfg)
     start = trainer.resume() if resume else None
     if start is None:
