@@ -84,6 +84,28 @@ def test_closest_vertex_ties_go_to_the_first_in_file_order(tmp_path):
     np.testing.assert_array_equal(found, [2, 2, 4, 1, 0, 0])
 
 
+def python2_pickle(values: np.ndarray) -> bytes:
+    """What Python 2 + numpy 1.x wrote for ``{"Pdist_matrix": float32 (K, 1)}`` (protocol 2, str data)."""
+
+    def short(b: bytes) -> bytes:
+        return b"U" + bytes([len(b)]) + b
+
+    dtype_state = b"(K\x03" + short(b"<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    dtype = b"cnumpy\ndtype\n" + short(b"f4") + b"K\x00K\x01\x87R" + dtype_state
+    array_state = b"(K\x01" + b"K" + bytes([len(values)]) + b"K\x01\x86" + dtype + b"I00\n"
+    array_state += short(values.astype("<f4").tobytes()) + b"tb"
+    array = b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85" + short(b"b") + b"\x87R" + array_state
+    return b"\x80\x02}" + short(b"Pdist_matrix") + array + b"s."
+
+
+def test_python2_pickle_of_the_official_layout_loads(tmp_path):
+    part, u, v, mesh_id, _ = random_mesh(3, 4)
+    save_eval_data(tmp_path, part, u, v, mesh_id, np.ones(3))
+    (tmp_path / PDIST_FILE).write_bytes(python2_pickle(np.array([0.5, 1.25, 2.0])))
+    data = load_eval_data(tmp_path)
+    np.testing.assert_array_equal(data.geodesic(np.array([1, 1, 2]), np.array([2, 3, 3])), [0.5, 1.25, 2.0])
+
+
 def test_pickle_that_would_run_code_is_refused(tmp_path):
     part, u, v, mesh_id, square = random_mesh(3, 4)
     save_eval_data(tmp_path, part, u, v, mesh_id, column_major_upper(square))
