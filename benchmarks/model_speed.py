@@ -35,10 +35,12 @@ VARIANTS = {
 
 
 def _model(variant: str, device: str, detections: int) -> torch.nn.Module:
+    """Score threshold 0, so that every model runs its heads on the same number of detections (random weights)."""
     if variant == REFERENCE:
-        return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections)
+        return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections,
+                                         box_score_thresh=0.0)
     opts = ["MODEL.DEVICE", device, "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ROOT / "graphs" / "v2.pkl"),
-            "TEST.DETECTIONS_PER_IMAGE", str(detections)]
+            "TEST.DETECTIONS_PER_IMAGE", str(detections), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"]
     return build_model(setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts))
 
 
@@ -78,7 +80,8 @@ def main(images: int = 3, device: str = "cpu", threads: int = 2, detections: int
         print(f"measured {variant}", file=sys.stderr)
     table = pd.DataFrame(rows).set_index("model")
     table.insert(1, f"× {REFERENCE}", table["s/image"] / table.loc[REFERENCE, "s/image"])
-    print(f"device {device}, {threads} threads, {images} images of 800×1066, random weights")
+    print(f"device {device}, {threads} threads, {images} images of 800×1066, random weights, score threshold 0, "
+          f"at most {detections} detections")
     print(table.round(3).to_string())
 
 

@@ -81,12 +81,16 @@ def test_one_training_step_then_inference(tiny_model):
         assert int(iuv[0].max()) <= 24
 
 
-@pytest.mark.parametrize(("decoder", "ktm"), [("none", "none"), ("v1", "v1")])
-def test_other_variants_train_and_infer(decoder, ktm):
+@pytest.mark.parametrize(("opts", "extra"), [
+    (["DECODER", "none", "KTM", "none"], []), (["DECODER", "v1", "KTM", "v1"], []),
+    (["IS_LOSS_ON", "True"], ["loss_is"])])
+def test_other_variants_train_and_infer(opts, extra):
     torch.manual_seed(0)
-    model = build_model(_tiny("MODEL.ROI_DENSEPOSE_HEAD.DECODER", decoder, "MODEL.ROI_DENSEPOSE_HEAD.KTM", ktm))
-    losses = model([_sample(3)[0]], [_sample(3)[1]])
-    assert sorted(losses) == sorted(LOSSES)
+    keys = [f"MODEL.ROI_DENSEPOSE_HEAD.{k}" for k in opts[0::2]]
+    model = build_model(_tiny(*[x for pair in zip(keys, opts[1::2], strict=True) for x in pair]))
+    image, target = _sample(3)
+    losses = model([image], [target])
+    assert sorted(losses) == sorted(LOSSES + extra)
     sum(losses.values()).backward()
     with torch.no_grad():
         (result,) = model.eval()([torch.rand(3, 200, 260)])

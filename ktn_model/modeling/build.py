@@ -15,6 +15,7 @@ import ktn_kg
 
 from .backbone import build_backbone
 from .heads import build_densepose_head
+from .instance import InstanceStrengthening
 from .ktm import GRAPH_TASKS, KTM, VARIANTS
 from .ktn import KTN
 from .losses import DensePoseLossWeights
@@ -76,10 +77,11 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
     h, box, dp = cfg.MODEL.ROI_HEADS, cfg.MODEL.ROI_BOX_HEAD, cfg.MODEL.ROI_DENSEPOSE_HEAD
     if dp.HEATMAP_SIZE != dp.POOLER_RESOLUTION * 2 * dp.UP_SCALE:
         raise ValueError(f"HEATMAP_SIZE {dp.HEATMAP_SIZE} must be POOLER_RESOLUTION × 2 × UP_SCALE")
-    if dp.IS_LOSS_ON:
-        raise NotImplementedError("MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_ON: the image-level IS loss is not implemented")
     resolution = box.POOLER_RESOLUTION
     mid = build_mid(cfg)
+    if dp.IS_LOSS_ON and mid is None:
+        raise ValueError("MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_ON needs MID (DECODER v2 or v1)")
+    instance = InstanceStrengthening(dp.DECODER_OUT_DIMS, dp.IS_LOSS_WEIGHT) if dp.IS_LOSS_ON else None
     dp_in = channels if mid is None else dp.DECODER_OUT_DIMS
     head = build_densepose_head(cfg, dp_in)
     predictor = DensePosePredictor(head.out_channels, cfg.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS,
@@ -96,7 +98,7 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
         TwoMLPHead(channels * resolution**2, box.FC_DIM), build_box_predictor(cfg),
         DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO), head, predictor,
         box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
-        loss_weights=weights)
+        loss_weights=weights, instance_strengthening=instance)
 
 
 def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:

@@ -94,17 +94,20 @@ def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
             + (1 - wx) * wy * m[s.roi, s.y_hi, s.x_lo] + wx * wy * m[s.roi, s.y_hi, s.x_hi])
 
 
-def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int = 112) -> Tensor:
-    """S_gt (N, 256, 256) in GT frames -> (N, size, size) int64 in the proposal frames (spec §2.5).
+def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int | tuple[int, int] = 112) -> Tensor:
+    """S_gt (N, 256, 256) in GT frames -> (N, h, w) int64 in the frames of ``boxes`` (spec §2.5).
 
-    Nearest sampling at the cells' top-left corners, zeros outside the GT box.
+    ``size`` is h = w or (h, w). Nearest sampling at the cells' top-left corners, zeros outside the GT box.
     """
-    gt_wh = (gt_boxes[:, 2:] - gt_boxes[:, :2])[:, None, :]
-    a0 = 2 * (boxes[:, None, :2] - gt_boxes[:, None, :2]) / gt_wh - 1
-    a1 = 2 * (boxes[:, None, 2:] - gt_boxes[:, None, :2]) / gt_wh - 1
-    steps = torch.arange(size, device=boxes.device, dtype=boxes.dtype)[None, :, None] / size
-    axes = a0 + steps * (a1 - a0)  # (N, size, 2): [x(j), y(j)]
-    grid = torch.stack(torch.broadcast_tensors(axes[:, None, :, 0], axes[:, :, None, 1]), dim=-1)
+    h, w = (size, size) if isinstance(size, int) else size
+    gt_wh = gt_boxes[:, 2:] - gt_boxes[:, :2]
+    a0 = 2 * (boxes[:, :2] - gt_boxes[:, :2]) / gt_wh - 1
+    a1 = 2 * (boxes[:, 2:] - gt_boxes[:, :2]) / gt_wh - 1
+
+    def axis(k: int, n: int) -> Tensor:  # (N, n) normalised source coordinates of one axis
+        return a0[:, k, None] + torch.arange(n, device=boxes.device, dtype=boxes.dtype) / n * (a1 - a0)[:, k, None]
+
+    grid = torch.stack(torch.broadcast_tensors(axis(0, w)[:, None, :], axis(1, h)[:, :, None]), dim=-1)
     out = F.grid_sample(masks[:, None].to(boxes.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=True)
     return out[:, 0].round().long()
 

@@ -9,7 +9,8 @@ LEVELS = ["0", "1", "2", "3"]  # P2..P5
 
 
 class DensePosePooler(nn.Module):
-    """features {'0': P2, ...}, boxes list of (n_i, 4) in input pixels -> (Σn_i, C, R, R) (aligned=False)."""
+    """features {'0': P2, ...}, boxes list of (n_i, 4) in input pixels -> RoI features (Σn_i, C, R, R)
+    (aligned=False) and P^c (B, C, H/4, W/4), or None without MID."""
 
     def __init__(self, mid: nn.Module | None, resolution: int = 28, sampling_ratio: int = 2):
         super().__init__()
@@ -18,8 +19,8 @@ class DensePosePooler(nn.Module):
         self.multi_level = MultiScaleRoIAlign(LEVELS, resolution, sampling_ratio) if mid is None else None
 
     def forward(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
-                ) -> Tensor:
+                ) -> tuple[Tensor, Tensor | None]:
         if self.mid is None:
-            return self.multi_level(features, boxes, image_shapes)
+            return self.multi_level(features, boxes, image_shapes), None
         p_c = self.mid([features[k] for k in LEVELS])
-        return roi_align(p_c, boxes, self.resolution, spatial_scale=0.25, sampling_ratio=self.sampling_ratio)
+        return roi_align(p_c, boxes, self.resolution, spatial_scale=0.25, sampling_ratio=self.sampling_ratio), p_c
