@@ -116,28 +116,33 @@ def sample_crowd(rng: np.random.Generator, width: int, height: int) -> list[Pers
                    -1.0 - k, False, centre + rng.uniform(-spread, spread)) for k in range(count)]  # fmt: skip
 
 
+def _window(person: Person, k: int, width: int, height: int) -> tuple[slice, slice] | None:
+    """Pixel rows and columns covering segment ``k``'s projection, clipped to the image (or None)."""
+    low, high = body.segment_extent(person.body, k)
+    x0, x1 = np.clip([person.tx + low[0] * person.scale, person.tx + high[0] * person.scale + 1], 0, width)
+    y0, y1 = np.clip([person.ty - high[1] * person.scale, person.ty - low[1] * person.scale + 1], 0, height)
+    if int(x1) <= int(x0) or int(y1) <= int(y0):
+        return None
+    return slice(int(y0), int(y1)), slice(int(x0), int(x1))
+
+
 def render(persons: list[Person], width: int, height: int) -> Buffers:
     """Z-buffer ray casting of every segment of every person at the pixel centres."""
     buf = Buffers(np.full((height, width), -1, np.int32), np.full((height, width), -np.inf),
                   np.zeros((height, width), np.int64), *(np.zeros((height, width)) for _ in range(3)))  # fmt: skip
     for pid, person in enumerate(persons):
         for k in range(len(body.SEGMENTS)):
-            low, high = body.segment_extent(person.body, k)
-            x0, x1 = (np.clip([person.tx + low[0] * person.scale, person.tx + high[0] * person.scale + 1], 0, width)
-                      .astype(int))  # fmt: skip
-            y0, y1 = (np.clip([person.ty - high[1] * person.scale, person.ty - low[1] * person.scale + 1], 0, height)
-                      .astype(int))  # fmt: skip
-            if x1 <= x0 or y1 <= y0:
+            window = _window(person, k, width, height)
+            if window is None:
                 continue
-            py, px = np.mgrid[y0:y1, x0:x1]
+            py, px = np.mgrid[window]
             hits = body.cast_segment(person.body, k, (px + 0.5 - person.tx) / person.scale,
                                      (person.ty - py - 0.5) / person.scale)  # fmt: skip
             depth = person.depth + hits.depth
-            win = hits.hit & (depth > buf.depth[y0:y1, x0:x1])
-            for name, value in (("pid", pid), ("depth", depth), ("i", hits.i), ("u", hits.u), ("v", hits.v),
-                                ("shade", hits.shade)):  # fmt: skip
-                view = getattr(buf, name)[y0:y1, x0:x1]
-                view[win] = value[win] if np.ndim(value) else value
+            win = hits.hit & (depth > buf.depth[window])
+            buf.pid[window][win] = pid
+            for name, value in (("depth", depth), ("i", hits.i), ("u", hits.u), ("v", hits.v), ("shade", hits.shade)):
+                getattr(buf, name)[window][win] = value[win]
     return buf
 
 
