@@ -22,6 +22,7 @@ def demo(
     val_images: int | None = typer.Option(None, "--val-images", min=1, help="Synthetic validation images."),
     image_size: int | None = typer.Option(None, "--image-size", min=64, help="Longer side of the synthetic images."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for data, initialisation and training."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default 1)."),
 ) -> None:
     """Train and evaluate a tiny KTN on synthetic DensePose-COCO, then print untrained vs trained GPS/GPSm."""
     from ktn_model.engine.demo import DemoSettings, comparison_table, run_demo
@@ -29,7 +30,7 @@ def demo(
 
     console = report_console()
     given = {"iterations": iterations, "train_images": train_images, "val_images": val_images,
-             "image_size": image_size, "seed": seed}  # fmt: skip
+             "image_size": image_size, "seed": seed, "threads": threads}  # fmt: skip
     settings = DemoSettings(out=out, **{k: v for k, v in given.items() if v is not None})
     report = run_demo(settings, console)
     console.print(comparison_table(report))

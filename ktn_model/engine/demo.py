@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from rich.console import Console
 from rich.table import Table
 
@@ -44,6 +45,9 @@ class DemoSettings:
     base_lr: float = 0.02
     pictures: int = 4
     seed: int = 0
+    # One thread: on a shared 2-core machine, two OpenMP threads per process slow a step down
+    # several-fold whenever another process is busy; one thread degrades gracefully.
+    threads: int = 1
 
 
 def ensure_graph(path: Path = DEFAULT_GRAPH) -> Path:
@@ -99,6 +103,7 @@ class DemoReport:
 def run_demo(s: DemoSettings, console: Console | None = None) -> DemoReport:
     """Every step of the demo; prints progress and returns the metrics and timings."""
     console = console or Console()
+    torch.set_num_threads(s.threads)
     clock = _Clock()
     graph = ensure_graph()
     train, val = clock.step("data", lambda: make_datasets(s))
