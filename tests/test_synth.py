@@ -10,7 +10,7 @@ from pycocotools.coco import COCO
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.data import body, surface, synthetic
+from ktn_model.data import body, scene, surface, synthetic
 from ktn_model.data.meta import COARSE_OF_FINE, DP_KEYS, KEYPOINT_NAMES, POINT_LABEL_SYMMETRIES
 
 NUM_IMAGES = 12
@@ -93,11 +93,11 @@ def test_points_agree_with_the_rendered_truth_at_both_scalings():
     """The json points are the rendered (I, U, V); read at the evaluator's 255-scaled position
     (spec §1.6, §2.4 step 2) a perfect prediction still has the same patch under every point."""
     for index in range(4):
-        scene = synthetic.synth_scene(3, index)
-        for k, ann in enumerate(scene.annotations):
+        drawn = synthetic.synth_scene(3, index)
+        for k, ann in enumerate(drawn.annotations):
             if "dp_x" not in ann:
                 continue
-            iuv = scene.iuv(k)
+            iuv = drawn.iuv(k)
             x0, y0, w, h = ann["bbox"]
             dp_x, dp_y = np.array(ann["dp_x"]), np.array(ann["dp_y"])
             px, py = (x0 + dp_x * w / 256).astype(int), (y0 + dp_y * h / 256).astype(int)
@@ -168,12 +168,12 @@ def test_symmetry_tables_match_the_body(synth_dir):
 
 def test_mirrored_pose_renders_the_flipped_image():
     rng = np.random.default_rng(7)
-    pose = synthetic.sample_pose(rng)
+    pose = scene.sample_pose(rng)
     width, height, scale, tx, ty = 160, 200, 90.0, 70.3, 110.7
-    person = synthetic.Person(body.pose_body(pose), scale, tx, ty, 10.0, np.ones(3), True)
-    mirror = synthetic.Person(body.pose_body(pose.mirrored()), scale, width - tx, ty, 10.0, np.ones(3), True)
-    buf = synthetic.render([person], width, height)
-    flipped = synthetic.render([mirror], width, height)
+    person = scene.Person(body.pose_body(pose), scale, tx, ty, 10.0, np.ones(3), True)
+    mirror = scene.Person(body.pose_body(pose.mirrored()), scale, width - tx, ty, 10.0, np.ones(3), True)
+    buf = scene.render([person], width, height)
+    flipped = scene.render([mirror], width, height)
     on = buf.pid[:, ::-1] >= 0
     assert on.sum() > 1000 and (on == (flipped.pid >= 0)).mean() > 0.999
     same = on & (flipped.pid >= 0)
