@@ -247,7 +247,7 @@ def generate(out_dir: str | Path, num_images: int, seed: int, image_size: int = 
              workers: int | None = None) -> Path:  # fmt: skip
     """Write a synthetic DensePose-COCO set of ``num_images`` images to ``out_dir``; return the json path.
 
-    ``workers`` processes draw the images (default: one per 150 images, at most one per CPU); the
+    ``workers`` processes draw the images (default: one per 500 images, at most one per CPU); the
     files do not depend on it.
     """
     if num_images < 1:
@@ -255,7 +255,7 @@ def generate(out_dir: str | Path, num_images: int, seed: int, image_size: int = 
     if image_size < 64:
         raise ValueError(f"--size must be at least 64 pixels, got {image_size}")
     if workers is None:
-        workers = min(os.cpu_count() or 1, 1 + num_images // 150)
+        workers = min(os.cpu_count() or 1, 1 + num_images // 500)
     out_dir = Path(out_dir)
     drawn = _draw_all([(out_dir, seed, index, image_size) for index in range(num_images)], workers)
     images, annotations = [], []
