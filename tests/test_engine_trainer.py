@@ -125,6 +125,11 @@ def test_metrics_config_and_tensorboard_are_written(tmp_path):
     assert [r["lr"] for r in records[:3]] == pytest.approx([0.01, 0.055, 0.1])  # the lr each step used
     assert setup_cfg(tmp_path / "config.yaml") == cfg
     assert list(tmp_path.glob("events.out.tfevents.*"))
+    _trainer(_cfg(tmp_path / "p4", LOG_PERIOD=4), loader_fn(2)).train()
+    averaged = [json.loads(line) for line in (tmp_path / "p4" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in averaged] == [4, 8]
+    for record, window in zip(averaged, (records[:4], records[4:]), strict=True):
+        assert record["loss_a"] == pytest.approx(sum(r["loss_a"] for r in window) / 4)
 
 
 def test_periodic_evaluation_does_not_disturb_training(tmp_path):

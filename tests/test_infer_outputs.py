@@ -127,3 +127,28 @@ def test_infer_input_errors_are_one_line_with_exit_code_2(tmp_path, trained):
     for args, message in cases:
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2 and message in res.output and len(res.output.strip().splitlines()) == 1, res.output
+
+
+def test_videos_are_annotated_frame_by_frame_when_opencv_is_present(tmp_path, trained):
+    weights, _ = trained
+    args = ["infer", str(tmp_path / "clip.mp4"), "--weights", str(weights), "--out", str(tmp_path / "out"),
+            "--min-score", "0", "--vis", "dp_segm"]  # fmt: skip
+    try:
+        import cv2
+    except ImportError:
+        (tmp_path / "clip.mp4").write_bytes(b"")
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 2 and "reading videos needs OpenCV" in res.output
+        return
+    writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5, (128, 96))
+    for k in range(3):
+        writer.write(np.full((96, 128, 3), 40 * k, np.uint8))
+    writer.release()
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip_dp_segm.mp4"))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    assert len(frames) == 3 and frames[0].shape == (96, 128, 3)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip_dp_segm.mp4", "results.json"]

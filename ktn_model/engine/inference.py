@@ -71,13 +71,13 @@ def keep_confident(output: dict, min_score: float) -> dict:
 
 
 def paste_iuv(output: dict, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-image (H, W, 3) uint8 IUV and (H, W) uint8 instance indices from per-box IUV arrays.
+    """Full-image (H, W, 3) uint8 IUV and (H, W) instance indices (uint8; uint16 past 255 detections).
 
     Detection k (0-based) owns its box's foreground pixels (I > 0) unless a detection with a
     higher score also covers them; its index value is k + 1. Boxes are placed at (int(x1), int(y1)).
     """
     iuv = np.zeros((height, width, 3), np.uint8)
-    inds = np.zeros((height, width), np.uint8)
+    inds = np.zeros((height, width), np.uint8 if len(output["scores"]) < 256 else np.uint16)
     order = np.argsort(-output["scores"].numpy(), kind="stable")[::-1]  # lowest score first
     for k in order:
         box = np.asarray(output["densepose"][k].cpu().numpy().transpose(1, 2, 0))

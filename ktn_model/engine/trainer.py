@@ -115,15 +115,15 @@ class Trainer:
                 writer.close()
 
     def _loop(self, net: nn.Module, batches, writer: MetricsWriter | None, bar: TrainProgress | None) -> None:
-        window_start, window_iter = time.perf_counter(), self.iteration
+        window_start, window_iter, window = time.perf_counter(), self.iteration, []
         period = max(int(self.cfg.SOLVER.LOG_PERIOD), 1)
         while self.iteration < self.max_iter:
-            losses = self.run_step(net, next(batches))
+            window.append(self.run_step(net, next(batches)))
             if self.iteration % period == 0 or self.iteration == self.max_iter:
                 now = time.perf_counter()
                 speed = (self.iteration - window_iter) / max(now - window_start, 1e-9)
-                window_start, window_iter = now, self.iteration
-                self._log(writer, bar, losses, speed)
+                self._log(writer, bar, {k: sum(w[k] for w in window) / len(window) for k in window[0]}, speed)
+                window_start, window_iter, window = now, self.iteration, []
             self._maybe_checkpoint()
             self._maybe_evaluate(writer)
 
@@ -173,6 +173,7 @@ class Trainer:
         return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
 
     def _log(self, writer, bar, losses: dict[str, float], speed: float) -> None:
+        """Record the loss terms averaged over the last LOG_PERIOD iterations, the LR and it/s."""
         if writer is None:
             return
         writer.write(self.iteration, {**losses, "lr": self.last_lr, "its_per_s": speed})
