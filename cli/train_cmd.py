@@ -31,7 +31,9 @@ def train(
     graph: str | None = typer.Option(None, "--graph", help="CRKG graph file (sets MODEL.ROI_DENSEPOSE_HEAD.GRAPH)."),
     num_gpus: int = typer.Option(1, "--num-gpus", min=1, help="Local workers (one per GPU; gloo processes on CPU)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in OUTPUT_DIR."),
-    eval_only: bool = typer.Option(False, "--eval-only", help="Evaluate MODEL.WEIGHTS and print GPS/GPSm."),
+    eval_only: bool = typer.Option(
+        False, "--eval-only", help="Evaluate MODEL.WEIGHTS (with --resume: the newest checkpoint) and print GPS/GPSm."
+    ),
 ) -> None:
     """Train KTN (SGD, warm-up + multi-step LR, checkpoints, periodic evaluation), on one or more workers."""
     from ktn_model.config import setup_cfg

@@ -40,8 +40,8 @@ class DemoSettings:
     out: Path = Path("output/demo")
     train_images: int = 200
     val_images: int = 24
-    image_size: int = 256
-    iterations: int = 160
+    image_size: int = 192
+    iterations: int = 600
     base_lr: float = 0.02
     pictures: int = 4
     seed: int = 0
