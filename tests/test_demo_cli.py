@@ -31,7 +31,8 @@ def test_a_missing_graph_is_built_offline_like_the_committed_one(tmp_path):
     built = ktn_kg.load_graph(ensure_graph(tmp_path / "v2.pkl"))
     committed = ktn_kg.load_graph(DEFAULT_GRAPH)
     for task in ("kpt", "part", "person"):
-        np.testing.assert_allclose(built.matrix(task), committed.matrix(task), atol=1e-12)
+        # float32 sentence embeddings: the last bits depend on the number of torch threads
+        np.testing.assert_allclose(built.matrix(task), committed.matrix(task), rtol=0, atol=1e-6)
 
 
 @pytest.mark.slow

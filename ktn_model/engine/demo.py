@@ -94,6 +94,8 @@ def demo_cfg(s: DemoSettings, graph: Path, train: Path, val: Path):
 
 @dataclass
 class DemoReport:
+    """Metrics of the untrained and trained model, where the pictures are, and seconds per step."""
+
     untrained: dict
     trained: dict
     pictures: Path
@@ -102,8 +104,16 @@ class DemoReport:
 
 def run_demo(s: DemoSettings, console: Console | None = None) -> DemoReport:
     """Every step of the demo; prints progress and returns the metrics and timings."""
-    console = console or Console()
+    threads = torch.get_num_threads()
     torch.set_num_threads(s.threads)
+    try:
+        return _run_steps(s, console or Console())
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_steps(s: DemoSettings, console: Console) -> DemoReport:
+    """Graph, data, untrained evaluation, training with final evaluation, pictures (each timed)."""
     clock = _Clock()
     graph = ensure_graph()
     train, val = clock.step("data", lambda: make_datasets(s))
