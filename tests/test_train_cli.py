@@ -94,7 +94,6 @@ def test_bad_inputs_give_one_line_and_exit_code_2(data, tmp_path, extra, message
     assert message in output and len(output.strip().splitlines()) == 1
 
 
-@pytest.mark.slow
 def test_two_gloo_workers_train_the_real_model(data, tmp_path):
     _invoke(_args(data, tmp_path, "--num-gpus", "2", test=False))
     state = load_checkpoint(tmp_path / "model_final.pth")
