@@ -13,7 +13,7 @@ def format_losses(losses: dict[str, float]) -> str:
 
 
 class TrainProgress:
-    """A live bar on a terminal; a plain line per update otherwise (logs, CI)."""
+    """A live bar at the bottom of a terminal (none when redirected), and a log line per update."""
 
     def __init__(self, total: int, start: int, console: Console | None = None):
         self.console = console or Console(stderr=True)
@@ -38,7 +38,7 @@ class TrainProgress:
         self.progress.stop()
 
     def update(self, iteration: int, its_per_s: float, lr: float, losses: dict[str, float]) -> None:
-        stats = f"{its_per_s:.2f} it/s  lr {lr:.3g}  {format_losses(losses)}"
-        self.progress.update(self.task, completed=iteration, stats=stats)
-        if not self.console.is_terminal:
-            self.console.print(f"iter {iteration}/{self.total}  {stats}", soft_wrap=True)
+        """Move the bar (it/s, lr, total loss) and log one line with every loss term above it."""
+        stats = f"{its_per_s:.2f} it/s  lr {lr:.3g}"
+        self.progress.update(self.task, completed=iteration, stats=f"{stats}  loss {losses['total_loss']:.4g}")
+        self.console.print(f"iter {iteration}/{self.total}  {stats}  {format_losses(losses)}", soft_wrap=True)
