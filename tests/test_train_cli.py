@@ -70,14 +70,24 @@ def test_eval_only_prints_gps_and_gpsm_for_a_checkpoint(data, trained, tmp_path)
     assert not list(tmp_path.glob("*.pth"))  # nothing was trained
 
 
-def test_resumed_run_reaches_the_weights_of_a_straight_run(data, tmp_path):
-    _invoke(_args(data, tmp_path / "straight", test=False))
-    _invoke(_args(data, tmp_path / "resumed", "SOLVER.MAX_ITER", "2", test=False))
-    assert "resumed from" in _invoke(_args(data, tmp_path / "resumed", "--resume", test=False))
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_resumed_run_reaches_the_weights_of_a_straight_run(data, tmp_path, workers):
+    loading = ("DATALOADER.NUM_WORKERS", workers)
+    _invoke(_args(data, tmp_path / "straight", *loading, test=False))
+    _invoke(_args(data, tmp_path / "resumed", *loading, "SOLVER.MAX_ITER", "2", test=False))
+    assert "resumed from" in _invoke(_args(data, tmp_path / "resumed", *loading, "--resume", test=False))
     straight = load_checkpoint(tmp_path / "straight" / "model_final.pth")
     resumed = load_checkpoint(tmp_path / "resumed" / "model_final.pth")
     assert resumed["iteration"] == straight["iteration"] == 4
     assert all(torch.equal(straight["model"][k], resumed["model"][k]) for k in straight["model"])
+
+
+def test_a_diverging_run_stops_naming_the_loss_and_keeps_the_last_good_checkpoint(data, tmp_path):
+    extra = ["SOLVER.BASE_LR", "1e6", "SOLVER.WARMUP_ITERS", "0", "SOLVER.CHECKPOINT_PERIOD", "1"]
+    output = _invoke(_args(data, tmp_path, *extra, test=False), code=1)
+    last = tmp_path / "model_0000001.pth"
+    assert f"error: loss_densepose_I is nan at iteration 2; training stopped (last good checkpoint: {last})" in output
+    assert sorted(p.name for p in tmp_path.glob("*.pth")) == [last.name]
 
 
 @pytest.mark.parametrize(
