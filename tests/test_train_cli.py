@@ -1,6 +1,9 @@
 """``ktn train`` end to end with the real tiny model on a small synthetic set (96-128 px images)."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,3 +111,12 @@ def test_two_gloo_workers_train_the_real_model(data, tmp_path):
     _invoke(_args(data, tmp_path, "--num-gpus", "2", test=False))
     state = load_checkpoint(tmp_path / "model_final.pth")
     assert state["iteration"] == 4 and len(state["rng"]) == 2
+
+
+def test_torchrun_workers_join_one_group(data, tmp_path):
+    bindir = Path(sys.executable).parent
+    cmd = [bindir / "torchrun", "--standalone", "--nproc_per_node", "2", bindir / "ktn",
+           *_args(data, tmp_path, "SOLVER.MAX_ITER", "2", test=False)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True)
+    state = load_checkpoint(tmp_path / "model_final.pth")
+    assert state["iteration"] == 2 and len(state["rng"]) == 2
