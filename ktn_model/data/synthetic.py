@@ -18,7 +18,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pycocotools.mask as mask_utils
 import scipy.io
 from PIL import Image
 
+from ktn_kg.atomic import atomic_write
 from ktn_model.data import surface
 from ktn_model.data.meta import COARSE_OF_FINE, DP_FRAME, NUM_COARSE_PARTS, NUM_PATCHES, person_category
 from ktn_model.data.scene import Buffers, Person, background, render, sample_crowd, sample_persons, shade_persons
@@ -178,17 +178,8 @@ def synth_scene(seed: int, index: int, image_size: int = DEFAULT_IMAGE_SIZE) -> 
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file next to ``path`` and rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` atomically (temp file, then rename)."""
+    atomic_write(path, lambda f: f.write(data))
 
 
 def _mat_bytes(variables: dict) -> bytes:

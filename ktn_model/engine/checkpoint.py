@@ -9,31 +9,17 @@ iteration itself: the train loader is deterministic and is fast-forwarded on res
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
+
+from ktn_kg.atomic import atomic_write
 
 PERIODIC_NAME = "model_{:07d}.pth"
 FINAL_NAME = "model_final.pth"
 LAST_POINTER = "last_checkpoint"
 _PERIODIC_RE = re.compile(r"model_(\d{7})\.pth")
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Checkpointer:
@@ -47,8 +33,8 @@ class Checkpointer:
         """Write ``state`` as ``model_<iteration>.pth`` (or ``model_final.pth``) and point to it."""
         name = FINAL_NAME if final else PERIODIC_NAME.format(state["iteration"])
         path = self.dir / name
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
-        atomic_write(self.dir / LAST_POINTER, lambda tmp: Path(tmp).write_text(name + "\n"))
+        atomic_write(path, lambda f: torch.save(state, f))
+        atomic_write(self.dir / LAST_POINTER, lambda f: f.write(f"{name}\n".encode()))
         self._prune()
         return path
 

@@ -12,10 +12,9 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
+from ktn_kg.atomic import atomic_write
 from ktn_model.data.loader import build_test_loader
-from ktn_model.engine.checkpoint import atomic_write
-from ktn_model.engine.inference import coco_results
-from ktn_model.evaluation.densepose_eval import evaluate_densepose
+from ktn_model.evaluation import evaluate_densepose, to_coco_results
 
 TABLE_COLUMNS = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
 REDIRECTED_WIDTH = 160
@@ -30,7 +29,7 @@ def inference_on_loader(model: nn.Module, loader) -> list[dict]:
     for images, targets in loader:
         outputs = model([image.to(device) for image in images])
         for target, output in zip(targets, outputs, strict=True):
-            results.extend(coco_results(int(target["image_id"]), output))
+            results.extend(to_coco_results(int(target["image_id"]), output))
     return results
 
 
@@ -44,7 +43,7 @@ def evaluate_dataset(cfg, model: nn.Module, dataset: str) -> dict[str, dict[str,
     finally:
         model.train(was_training)
     path = Path(cfg.OUTPUT_DIR) / "inference" / f"{_safe_name(dataset)}_results.json"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(results)))
+    atomic_write(path, lambda f: f.write(json.dumps(results).encode()))
     return evaluate_densepose(loader.dataset.spec.json_file, results, cfg.TEST.EVAL_DATA_DIR)
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ktn_kg.atomic import atomic_write
 from ktn_model.config import setup_cfg
-from ktn_model.engine.checkpoint import atomic_write
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.visualize import render
 from ktn_model.evaluation.results import to_coco_results
@@ -90,14 +90,9 @@ def paste_iuv(output: dict, height: int, width: int) -> tuple[np.ndarray, np.nda
     return iuv, inds
 
 
-def coco_results(image_id: int, output: dict) -> list[dict]:
-    """``to_coco_results``, also for an image without detections (then no results)."""
-    return to_coco_results(image_id, output) if len(output["scores"]) else []
-
-
 def save_png(path: Path, pixels: np.ndarray) -> None:
     """Write an (H, W) or (H, W, 3) uint8 array as PNG, atomically."""
-    atomic_write(path, lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"))
+    atomic_write(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
 
 
 def build_trained_model(cfg, weights: str | Path) -> torch.nn.Module:
@@ -154,7 +149,7 @@ class InferenceRun:
         output = keep_confident(self.predictor(pixels), self.min_score)
         self.write(path.stem, pixels, output)
         image_id = self.image_ids.get(path.name, index)
-        self.results.extend({**r, "file_name": path.name} for r in coco_results(image_id, output))
+        self.results.extend({**r, "file_name": path.name} for r in to_coco_results(image_id, output))
         return output
 
     def write(self, name: str, pixels: np.ndarray, output: dict) -> None:
@@ -177,7 +172,7 @@ class InferenceRun:
 
     def save_results(self) -> Path:
         path = self.out_dir / RESULTS_FILE
-        atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(self.results)))
+        atomic_write(path, lambda f: f.write(json.dumps(self.results).encode()))
         return path
 
 

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ktn_kg.atomic import atomic_write
 from ktn_model.engine import distributed as comm
-from ktn_model.engine.checkpoint import Checkpointer, atomic_write, load_checkpoint
+from ktn_model.engine.checkpoint import Checkpointer, load_checkpoint
 from ktn_model.engine.events import MetricsWriter, flatten_metrics
 from ktn_model.engine.progress import TrainProgress
 from ktn_model.engine.rng import get_rng_state, preserved_rng, seed_all, set_rng_state
@@ -207,4 +208,4 @@ class Trainer:
 
     def _save_config(self) -> None:
         path = Path(self.cfg.OUTPUT_DIR) / "config.yaml"
-        atomic_write(path, lambda tmp: Path(tmp).write_text(self.cfg.dump()))
+        atomic_write(path, lambda f: f.write(self.cfg.dump().encode()))
