@@ -61,6 +61,14 @@ def test_sampler_is_seeded_and_sharded():
     assert {f for _, f in first + second} == {True, False}
 
 
+def test_sampler_started_at_batch_k_continues_the_same_stream():
+    groups = [0, 1, 0, 1, 1, 0, 0]
+    straight = iter(TrainBatchSampler(groups, 2, seed=3, flip=True))
+    batches = [next(straight) for _ in range(9)]
+    resumed = iter(TrainBatchSampler(groups, 2, seed=3, flip=True, start=4))
+    assert [next(resumed) for _ in range(5)] == batches[4:]
+
+
 def test_batch_size_is_split_over_processes(synth):
     loader = build_train_loader(_cfg(synth, SOLVER__IMS_PER_BATCH=4), rank=1, world_size=2)
     assert len(next(iter(loader))[0]) == 2

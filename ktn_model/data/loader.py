@@ -9,6 +9,7 @@ again.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,16 +69,21 @@ class TrainBatchSampler(Sampler):
     Every epoch draws one permutation from ``torch.Generator().manual_seed(seed)`` (the same on every
     rank) and rank r takes positions r, r + world_size, ...; flips are Bernoulli(0.5) when enabled.
     With ``groups`` (one aspect group id per image), a batch holds images of one group only.
-    Indices in ``bad`` (filled by the loader) are never drawn again.
+    Indices in ``bad`` (filled by the loader) are never drawn again. The stream starts at batch
+    ``start`` (a resumed run), so batch k depends on the seed alone.
     """
 
     def __init__(self, groups: list[int], batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
-                 flip: bool = False, bad: set[int] | None = None):  # fmt: skip
+                 flip: bool = False, bad: set[int] | None = None, start: int = 0):  # fmt: skip
         self.groups, self.batch_size, self.seed = groups, batch_size, seed
         self.rank, self.world_size, self.flip = rank, world_size, flip
         self.bad = bad if bad is not None else set()
+        self.start = start
 
     def __iter__(self) -> Iterator[list[tuple[int, bool]]]:
+        return itertools.islice(self._batches(), self.start, None)
+
+    def _batches(self) -> Iterator[list[tuple[int, bool]]]:
         gen = torch.Generator().manual_seed(self.seed)
         buckets: dict[int, list] = {}
         n = len(self.groups)
@@ -129,8 +135,10 @@ def build_train_dataset(cfg) -> ConcatDataset:
                           for name in cfg.DATASETS.TRAIN])  # fmt: skip
 
 
-def build_train_loader(cfg, rank: int = 0, world_size: int = 1, seed: int | None = None) -> SkippingLoader:
-    """Infinite training batches of ``SOLVER.IMS_PER_BATCH // world_size`` images for ``rank``.
+def build_train_loader(cfg, rank: int = 0, world_size: int = 1, seed: int | None = None,
+                       start_iter: int = 0) -> SkippingLoader:  # fmt: skip
+    """Infinite training batches of ``SOLVER.IMS_PER_BATCH // world_size`` images for ``rank``,
+    from batch ``start_iter`` on (no image of the skipped batches is read).
 
     Seeded by ``seed`` (default ``cfg.SEED``); ``DATALOADER.NUM_WORKERS`` worker processes;
     random horizontal flip when ``INPUT.HFLIP_TRAIN`` and ``INPUT.UV_SYMMETRY_FILE`` are set.
@@ -149,7 +157,8 @@ def build_train_loader(cfg, rank: int = 0, world_size: int = 1, seed: int | None
     groups = [int(r.width >= r.height) if cfg.DATALOADER.ASPECT_RATIO_GROUPING else 0 for r in records]
     sym = build_uv_symmetry(cfg)
     bad: set[int] = set()
-    sampler = TrainBatchSampler(groups, batch_size, seed, rank, world_size, flip=sym is not None, bad=bad)
+    sampler = TrainBatchSampler(groups, batch_size, seed, rank, world_size, flip=sym is not None, bad=bad,
+                               start=start_iter)
     return _loader(dataset, sym, sampler, cfg.DATALOADER.NUM_WORKERS, seed, bad)
 
 
