@@ -84,7 +84,7 @@ _C.OUTPUT_DIR = "output"
 
 # ---------------------------------------------------------------------------------------------
 _C.MODEL = CfgNode()
-_C.MODEL.DEVICE = "cpu"  # "cuda" when available is chosen by the engine when this is "auto"
+_C.MODEL.DEVICE = "auto"  # "auto" = CUDA when available, else CPU; or "cpu", "cuda", "cuda:1"
 # Local checkpoint path, "torchvision:<WeightsEnum>.<NAME>", or "" for random initialisation.
 _C.MODEL.WEIGHTS = ""
 
