@@ -22,13 +22,23 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def version_option(prog: str) -> Callable[[bool], None]:
-    def callback(value: bool) -> None:
+def make_app(prog: str, help: str) -> typer.Typer:
+    """A typer app with the project's settings and a ``--version`` option printing ``prog VERSION``."""
+    app = typer.Typer(help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+    def show_version(value: bool) -> None:
         if value:
             typer.echo(f"{prog} {package_version()}")
             raise typer.Exit()
 
-    return callback
+    @app.callback(help=help)
+    def _root(
+        version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True,
+                                     help="Print the version and exit."),
+    ) -> None:
+        pass
+
+    return app
 
 
 def fail(message: str) -> None:

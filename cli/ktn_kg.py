@@ -6,23 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ktn_cli.common import guarded, version_option
+from ktn_cli.common import guarded, make_app
 
-app = typer.Typer(
-    help="Build, inspect, compare and export the CRKG matrices used by KTM.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=version_option("ktn-kg"), is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Build, inspect, compare and export the CRKG matrices used by KTM."""
+app = make_app("ktn-kg", "Build, inspect, compare and export the CRKG matrices used by KTM.")
 
 
 def _vectors(glove: Path | None, word2vec: Path | None, fasttext: Path | None) -> tuple[str, Path] | None:

@@ -5,20 +5,16 @@ import shutil
 
 import pytest
 import torch
+from conftest import SYNTH_IMAGES
 
 from ktn_model.config import get_cfg
-from ktn_model.data import synthetic
 from ktn_model.data.dataset import DensePoseCocoDataset, load_coco
 from ktn_model.data.loader import TrainBatchSampler, build_test_loader, build_train_loader
 
-NUM_IMAGES = 6
 
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth_loader")
-    synthetic.generate(out, NUM_IMAGES, seed=5)
-    return out
+@pytest.fixture
+def synth(synth_dir):
+    return synth_dir
 
 
 def _cfg(root, **overrides):
@@ -97,5 +93,5 @@ def test_unreadable_images_are_skipped_with_one_warning_each(synth, tmp_path, ca
 def test_test_loader_yields_every_image_once_in_order(synth):
     loader = build_test_loader(_cfg(synth), f"{synth}/annotations.json:{synth}/images")
     ids = [int(t["image_id"]) for _, targets in loader for t in targets]
-    assert ids == sorted(load_coco(synth / "annotations.json").getImgIds()) == list(range(1, NUM_IMAGES + 1))
-    assert isinstance(loader.dataset, DensePoseCocoDataset) and len(loader) == NUM_IMAGES
+    assert ids == sorted(load_coco(synth / "annotations.json").getImgIds()) == list(range(1, SYNTH_IMAGES + 1))
+    assert isinstance(loader.dataset, DensePoseCocoDataset) and len(loader) == SYNTH_IMAGES

@@ -6,21 +6,13 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import scipy.io
+from conftest import SYNTH_IMAGES
 from pycocotools.coco import COCO
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
 from ktn_model.data import body, scene, surface, synthetic
 from ktn_model.data.meta import COARSE_OF_FINE, DP_KEYS, KEYPOINT_NAMES, POINT_LABEL_SYMMETRIES
-
-NUM_IMAGES = 12
-
-
-@pytest.fixture(scope="module")
-def synth_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    synthetic.generate(out, NUM_IMAGES, seed=3)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +25,10 @@ def _files(root):
 
 
 def test_same_seed_gives_byte_identical_files(synth_dir, tmp_path):
-    synthetic.generate(tmp_path / "again", NUM_IMAGES, seed=3, workers=2)  # the fixture used one process
+    synthetic.generate(tmp_path / "again", SYNTH_IMAGES, seed=3, workers=2)  # the fixture used one process
     first, second = _files(synth_dir), _files(tmp_path / "again")
     assert sorted(first) == sorted(second)
-    assert len([p for p in first if p.suffix == ".png"]) == NUM_IMAGES
+    assert len([p for p in first if p.suffix == ".png"]) == SYNTH_IMAGES
     assert all(first[name] == second[name] for name in first)
     synthetic.generate(tmp_path / "other", 2, seed=4)
     assert (tmp_path / "other/images/000000.png").read_bytes() != (synth_dir / "images/000000.png").read_bytes()
@@ -46,13 +38,13 @@ def test_json_is_densepose_coco(coco, synth_dir):
     assert coco.dataset["categories"][0]["keypoints"] == list(KEYPOINT_NAMES)
     anns = coco.dataset["annotations"]
     assert [a["id"] for a in anns] == list(range(1, len(anns) + 1))
-    assert len(coco.getImgIds()) == NUM_IMAGES
+    assert len(coco.getImgIds()) == SYNTH_IMAGES
     for img in coco.dataset["images"]:
         assert coco.imgs[img["id"]]["height"] in (240, 320) and img["width"] in (240, 320)
         assert (synth_dir / "images" / img["file_name"]).is_file()
     crowd = [a for a in anns if a["iscrowd"]]
     no_dp = [a for a in anns if not a["iscrowd"] and "dp_x" not in a]
-    assert len(crowd) >= 1 and len(no_dp) >= 1 and len(anns) - len(crowd) - len(no_dp) >= NUM_IMAGES
+    assert len(crowd) >= 1 and len(no_dp) >= 1 and len(anns) - len(crowd) - len(no_dp) >= SYNTH_IMAGES
     for ann in anns:
         img = coco.imgs[ann["image_id"]]
         rle = coco.annToRLE(ann)
