@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from ktn_model.modeling.build import resolve_device
+
 # Errors a worker reports to the launcher by type and message (re-raised there as one line).
 REPORTED_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, KeyError, FloatingPointError)
 
@@ -57,9 +59,7 @@ def all_gather_object(obj) -> list:
 
 def device_type(model_device: str) -> str:
     """"cuda" or "cpu" for a MODEL.DEVICE value ("auto" = CUDA when available)."""
-    if model_device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(model_device).type
+    return resolve_device(model_device).type
 
 
 def backend(device: str) -> str:

@@ -111,7 +111,11 @@ def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:
     channels = backbone.out_channels
     model = KTN(backbone, build_rpn(cfg, channels), build_roi_heads(cfg, channels, graphs), build_transform(cfg),
                 cfg.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD)
-    device = cfg.MODEL.DEVICE
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return model.to(device)
+    return model.to(resolve_device(cfg.MODEL.DEVICE))
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device of a ``MODEL.DEVICE`` value; "auto" = CUDA when available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
