@@ -16,18 +16,20 @@ def _numpy_globals() -> dict[tuple[str, str], object]:
     """The callables numpy array pickles reference, under every module path numpy 1.x/2.x writes."""
     reconstruct = np.ndarray((0,)).__reduce__()[0]
     frombuffer = np.arange(1.0).__reduce_ex__(5)[0]
+    scalar = np.float64(0.0).__reduce__()[0]
     allowed: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
     allowed[("_codecs", "encode")] = codecs.encode  # protocol-2 pickles store bytes through it
     for module in ("numpy.core", "numpy._core"):
         allowed[(f"{module}.multiarray", "_reconstruct")] = reconstruct
         allowed[(f"{module}.numeric", "_frombuffer")] = frombuffer
+        allowed[(f"{module}.multiarray", "scalar")] = scalar
     return allowed
 
 
 _ALLOWED = _numpy_globals()
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle.Unpickler):
     """Resolves only the globals in ``_ALLOWED``; anything else (os.system, eval, ...) is refused."""
 
     def find_class(self, module: str, name: str):
@@ -42,7 +44,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def safe_loads(data: bytes, source: str):
     """Unpickle ``data`` with the restricted unpickler; any failure → :class:`KGError` naming ``source``."""
     try:
-        return _RestrictedUnpickler(io.BytesIO(data)).load()
+        return RestrictedUnpickler(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
         raise KGError(f"{source}: unreadable pickle: {e}") from None
 

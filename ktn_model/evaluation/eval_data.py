@@ -8,7 +8,6 @@ M(M−1)/2, ordered so that the pair (lo, hi), lo < hi, 0-based, sits at hi(hi�
 
 from __future__ import annotations
 
-import codecs
 import math
 import pickle
 from dataclasses import dataclass, field
@@ -17,42 +16,14 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from ktn_kg.safe_pickle import RestrictedUnpickler
+
 SUBDIV_FILE = "SMPL_subdiv.mat"
 TRANSFORM_FILE = "SMPL_SUBDIV_TRANSFORM.mat"
 PDIST_FILE = "Pdist_matrix.pkl"
 NUM_PARTS = 24
 # Largest (queries × part vertices) block handled at once by the closest-vertex search.
 _CHUNK_ELEMENTS = 1 << 22
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that admits only numpy's array reconstruction helpers, so loading runs no code.
-
-    ``_codecs.encode`` is how Python 3 protocol-2 pickles rebuild the bytes of an array's data.
-    """
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): ("multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"): ("multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"): ("multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"): ("multiarray", "scalar"),
-        ("numpy.core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"): ("numeric", "_frombuffer"),
-        ("numpy", "ndarray"): (None, "ndarray"),
-        ("numpy", "dtype"): (None, "dtype"),
-        ("_codecs", "encode"): ("codecs", "encode"),
-    }
-
-    def find_class(self, module: str, name: str):
-        target = self._ALLOWED.get((module, name))
-        if target is None:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
-        submodule, attr = target
-        if submodule == "codecs":
-            return codecs.encode
-        core = getattr(np, "_core", None) or np.core
-        owner = np if submodule is None else getattr(core, submodule)
-        return getattr(owner, attr)
 
 
 def _load_mat(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -85,7 +56,7 @@ def load_pdist(path: Path) -> np.ndarray:
         raise FileNotFoundError(f"{path}: evaluation-data file not found")
     try:
         with open(path, "rb") as f:
-            data = _NumpyOnlyUnpickler(f, encoding="latin1").load()
+            data = RestrictedUnpickler(f, encoding="latin1").load()  # Python-2 pickle
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: not a valid distance pickle ({e})") from None
     if not isinstance(data, dict) or "Pdist_matrix" not in data:
