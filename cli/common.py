@@ -5,21 +5,15 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 
 import typer
+
+from ktn_kg.provenance import package_version
 
 EXIT_BAD_INPUT = 2
 
 # Exceptions that mean "the user's input is wrong": reported as one line, never a traceback.
 INPUT_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError, KeyError)
-
-
-def package_version() -> str:
-    try:
-        return version("ktn")
-    except PackageNotFoundError:  # running from a source tree without installation
-        return "0+unknown"
 
 
 def make_app(prog: str, help: str) -> typer.Typer:
