@@ -147,6 +147,14 @@ def test_load_weights_errors_name_the_source(tmp_path):
     assert load_weights(model, "").loaded == []
 
 
+def test_ktm_v1_builds_from_the_keypoints_only_v1_graph():
+    v1 = ROOT / "graphs" / "v1.pkl"
+    model = build_model(_tiny("MODEL.ROI_DENSEPOSE_HEAD.KTM", "v1", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(v1)))
+    a = model.roi_heads.densepose_predictor.ktm.A
+    assert list(a) == ["kpt"]
+    np.testing.assert_array_equal(a["kpt"].detach().numpy(), ktn_kg.load_graph(v1).matrix("kpt").T.astype(np.float32))
+
+
 def test_explicit_graphs_override_the_file():
     rng = np.random.default_rng(0)
     graphs = {"kpt": rng.random((17, 25))}

@@ -53,10 +53,13 @@ def build_box_predictor(cfg) -> FastRCNNPredictor:
     return predictor
 
 
-def load_crkg(cfg) -> dict[str, np.ndarray]:
-    """The CRKG matrices (release layout, (|C_n|, 25)) of every parser, from ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``."""
+def load_crkg(cfg, parsers: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The CRKG matrices (release layout, (|C_n|, 25)) of ``parsers``, from ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``.
+
+    Only the matrices the KTM variant uses are read, so KTM v1 works with a keypoints-only v1 graph.
+    """
     graph = ktn_kg.load_graph(cfg.MODEL.ROI_DENSEPOSE_HEAD.GRAPH)
-    return {parser: graph.matrix(task) for parser, task in GRAPH_TASKS.items()}
+    return {parser: graph.matrix(GRAPH_TASKS[parser]) for parser in parsers}
 
 
 def build_ktm(cfg, graphs: Mapping[str, np.ndarray] | None) -> KTM | None:
@@ -66,10 +69,11 @@ def build_ktm(cfg, graphs: Mapping[str, np.ndarray] | None) -> KTM | None:
         return None
     if head.KTM not in VARIANTS:
         raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.KTM must be v2, v1 or none, got {head.KTM!r}")
-    graphs = load_crkg(cfg) if graphs is None else graphs
+    parsers = VARIANTS[head.KTM]
+    graphs = load_crkg(cfg, parsers) if graphs is None else graphs
     d_head = head.CONV_HEAD_DIM * head.DECONV_KERNEL**2
     dims = {"kpt": d_head, "part": d_head, "loc": cfg.MODEL.ROI_BOX_HEAD.FC_DIM}
-    return KTM({n: graphs[n] for n in VARIANTS[head.KTM]}, dims, d_head, head.KT_HIDDEN_DIM, head.KT_LEAKY_SLOPE,
+    return KTM({n: graphs[n] for n in parsers}, dims, d_head, head.KT_HIDDEN_DIM, head.KT_LEAKY_SLOPE,
                head.GRAPH_TRAINABLE)
 
 
