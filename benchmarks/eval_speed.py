@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from ktn_model.data.part_masks import decode_part_masks
 from ktn_model.data.synthetic import generate
 from ktn_model.evaluation import encode_iuv, evaluate_densepose
-from ktn_model.evaluation.masks import dp_label_map
 from ktn_model.evaluation.matching import MAX_DETS
 
 FINE_OF_COARSE = np.array([0, 2, 3, 4, 5, 6, 9, 10, 13, 14, 15, 16, 19, 20, 23])
@@ -34,7 +34,7 @@ def person_iuv(ann: dict, bbox: list[float], u_shift: int) -> np.ndarray:
     iuv = np.full((3, max(int(h), 1), max(int(w), 1)), 128, dtype=np.uint8)
     if "dp_masks" not in ann:
         return iuv
-    labels = dp_label_map(ann["dp_masks"])
+    labels = decode_part_masks(ann["dp_masks"])
     zoom = (iuv.shape[1] / labels.shape[0], iuv.shape[2] / labels.shape[1])
     iuv[0] = FINE_OF_COARSE[ndimage.zoom(labels, zoom, order=0)[: iuv.shape[1], : iuv.shape[2]].astype(int)]
     gx, gy, gw, gh = ann["bbox"]

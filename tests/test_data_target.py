@@ -5,7 +5,8 @@ import pycocotools.mask as mask_utils
 import pytest
 import torch
 
-from ktn_model.data.dataset import ImageRecord, annotations_to_target, decode_part_masks, keep_for_training
+from ktn_model.data.dataset import ImageRecord, annotations_to_target, keep_for_training
+from ktn_model.data.part_masks import decode_part_masks
 
 
 def _compressed(mask):

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pycocotools.mask as mask_utils
 import torch
 from PIL import Image
 from pycocotools.coco import COCO
 
 from ktn_model.data.catalog import DatasetSpec
-from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS, NUM_COARSE_PARTS
+from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS
+from ktn_model.data.part_masks import decode_part_masks
 
 NUM_KEYPOINTS = 17
 
@@ -50,21 +50,6 @@ def keep_for_training(record: ImageRecord) -> bool:
     visible = sum(int(np.count_nonzero(np.asarray(a.get("keypoints") or [])[2::3] > 0)) for a in anns)
     dense = any(all(k in a for k in DP_POINT_KEYS) and ("dp_masks" in a or "segmentation" in a) for a in anns)
     return bool(anns) and (visible >= 1 or dense)
-
-
-def decode_part_masks(dp_masks: list) -> np.ndarray:
-    """The 14 ``dp_masks`` RLEs -> one (256, 256) uint8 label map S_gt in 0..14, parts painted in order
-    1..14 so later parts overwrite earlier ones (spec §1.5)."""
-    labels = np.zeros((DP_FRAME, DP_FRAME), dtype=np.uint8)
-    if len(dp_masks) > NUM_COARSE_PARTS:
-        raise ValueError(f"dp_masks has {len(dp_masks)} entries, at most {NUM_COARSE_PARTS} expected")
-    for k, rle in enumerate(dp_masks, start=1):
-        if not rle:
-            continue
-        if isinstance(rle.get("counts"), list):
-            rle = mask_utils.frPyObjects(rle, *rle["size"])
-        labels[mask_utils.decode(rle) > 0] = k
-    return labels
 
 
 def _box_xyxy(ann: dict, width: int, height: int) -> np.ndarray:

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from pycocotools import mask as mask_utils
 from scipy import ndimage
 
-DP_MASK_SIZE = 256
-NUM_COARSE_PARTS = 14
+from ktn_model.data.meta import DP_FRAME, NUM_COARSE_PARTS
+from ktn_model.data.part_masks import decode_part_masks
 
 
 @dataclass
@@ -40,18 +39,6 @@ def paste(local: np.ndarray, bbox: np.ndarray, image_hw: tuple[int, int]) -> Pas
     return PastedMask(r0, c0, window > 0)
 
 
-def dp_label_map(dp_masks: list) -> np.ndarray:
-    """The 14 coarse-part RLEs as one 256×256 label map, later parts painted over earlier (spec §1.5)."""
-    labels = np.zeros((DP_MASK_SIZE, DP_MASK_SIZE), dtype=np.uint8)
-    present = [(k, rle) for k, rle in enumerate(dp_masks[:NUM_COARSE_PARTS], start=1) if rle]
-    if present:
-        masks = mask_utils.decode([rle for _, rle in present])  # (256, 256, K)
-        # Painting in increasing k means the highest k present at a pixel wins.
-        for j, (k, _) in enumerate(present):
-            np.maximum(labels, (masks[:, :, j] > 0) * np.uint8(k), out=labels)
-    return labels.astype(np.float64)
-
-
 def gt_mask(ann: dict, image_hw: tuple[int, int], full_mask) -> PastedMask:
     """The GT person mask: zoomed ``dp_masks`` label map > 0.5 when present, else the segmentation.
 
@@ -60,8 +47,9 @@ def gt_mask(ann: dict, image_hw: tuple[int, int], full_mask) -> PastedMask:
     """
     if "dp_masks" in ann:
         _, _, w, h = ann["bbox"]
-        factors = (max(h, 1) / DP_MASK_SIZE, max(w, 1) / DP_MASK_SIZE)
-        zoomed = ndimage.zoom(dp_label_map(ann["dp_masks"]), factors, order=1, prefilter=False)
+        factors = (max(h, 1) / DP_FRAME, max(w, 1) / DP_FRAME)
+        labels = decode_part_masks(ann["dp_masks"][:NUM_COARSE_PARTS]).astype(np.float64)  # the reference reads 14
+        zoomed = ndimage.zoom(labels, factors, order=1, prefilter=False)
         return paste(zoomed > 0.5, np.asarray(ann["bbox"]), image_hw)
     if ann.get("segmentation"):
         return PastedMask(0, 0, full_mask(ann) > 0)
