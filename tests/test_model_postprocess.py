@@ -2,12 +2,22 @@
 
 import torch
 
+from ktn_model.evaluation import to_coco_results
 from ktn_model.modeling.postprocess import box_size, densepose_results, iuv_array
 
 
 def test_box_size_truncates_and_is_at_least_one():
     assert box_size(torch.tensor([10.7, 5.2, 50.1, 5.9])) == (1, 39)
     assert box_size(torch.tensor([0.0, 0.0, 0.5, 20.99])) == (20, 1)
+
+
+def test_box_size_subtracts_in_the_box_dtype_like_the_results():
+    # float32: 83.222107 - 13.222109 rounds to 70.0; in float64 it is 69.9999981, which int() makes 69
+    box = torch.tensor([13.222108840942383, 0.0, 83.22210693359375, 10.0], dtype=torch.float32)
+    assert box_size(box) == (10, 70)
+    iuv = torch.zeros(3, 10, 70, dtype=torch.uint8)
+    output = {"boxes": box[None], "scores": torch.tensor([0.9]), "densepose": [iuv]}
+    assert to_coco_results(1, output)[0]["densepose"][0][0] == [3, 10, 70]
 
 
 def test_iuv_array_hand_example():

@@ -6,11 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ktn_model.evaluation.results import iuv_size
+
 
 def box_size(box: Tensor) -> tuple[int, int]:
-    """(H, W) = (max(int(y2 − y1), 1), max(int(x2 − x1), 1)) of an XYXY box; int() truncates."""
-    x1, y1, x2, y2 = box.tolist()
-    return max(int(y2 - y1), 1), max(int(x2 - x1), 1)
+    """(H, W) = (max(int(h), 1), max(int(w), 1)) of an XYXY box, with w, h subtracted in the box's own dtype
+    as the XYWH results are (``to_coco_results``, eval spec §4.1), so the two always agree; int() truncates."""
+    w, h = (box[2:] - box[:2]).tolist()
+    return iuv_size(w, h)
 
 
 def iuv_array(m: Tensor, i: Tensor, u: Tensor, v: Tensor, size: tuple[int, int], fg_threshold: float = 0.3) -> Tensor:
