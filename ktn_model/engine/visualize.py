@@ -13,13 +13,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-NUM_PATCHES = 24
+from ktn_model.data.meta import KEYPOINT_SKELETON, NUM_PATCHES
+
 OVERLAY_ALPHA = 0.7
 CONTOUR_LEVELS = 10
 BOX_COLOUR = (15 / 255, 127 / 255, 18 / 255)  # the reference's BGR (18, 127, 15) as RGB
 # COCO person skeleton, 0-based keypoint indices.
-SKELETON = [(15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8), (7, 9),
-            (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6)]
+SKELETON = [(a - 1, b - 1) for a, b in KEYPOINT_SKELETON]
 DPI = 100
 
 

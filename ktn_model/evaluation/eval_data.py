@@ -17,11 +17,12 @@ import numpy as np
 import scipy.io
 
 from ktn_kg.safe_pickle import RestrictedUnpickler
+from ktn_model.data.meta import NUM_PATCHES
 
 SUBDIV_FILE = "SMPL_subdiv.mat"
 TRANSFORM_FILE = "SMPL_SUBDIV_TRANSFORM.mat"
 PDIST_FILE = "Pdist_matrix.pkl"
-NUM_PARTS = 24
+NUM_PARTS = NUM_PATCHES
 # Largest (queries × part vertices) block handled at once by the closest-vertex search.
 _CHUNK_ELEMENTS = 1 << 22
 
