@@ -17,7 +17,7 @@ ASPP_DILATIONS = (6, 12, 56)
 NORMS = ("GN", "")
 
 
-class Conv2d(nn.Conv2d):
+class Conv2dNorm(nn.Conv2d):
     """``nn.Conv2d`` followed by an optional ``norm`` child, named as detectron2's ``layers.Conv2d`` names it.
 
     (N, C_in, H, W) -> (N, C_out, H', W'): conv, then ``norm`` when given (no activation: callers apply it).
@@ -45,8 +45,8 @@ class StackedConvs(nn.Module):
             raise ValueError(f"DensePose head norm must be one of {NORMS}, got {norm!r}")
         self.num_convs = num_convs
         for k in range(num_convs):
-            gn = nn.GroupNorm(32, channels) if norm else None
-            conv = Conv2d(c_in if k == 0 else channels, channels, kernel, padding=kernel // 2, bias=not norm, norm=gn)
+            conv = Conv2dNorm(c_in if k == 0 else channels, channels, kernel, padding=kernel // 2, bias=not norm,
+                              norm=nn.GroupNorm(32, channels) if norm else None)
             self.add_module(f"body_conv_fcn{k + 1}", msra_fill(conv))
         self.out_channels = channels if num_convs else c_in
 
