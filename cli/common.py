@@ -10,6 +10,7 @@ import typer
 
 from ktn_kg.provenance import package_version
 
+EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 # Exceptions that mean "the user's input is wrong": reported as one line, never a traceback.

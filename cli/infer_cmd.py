@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
 
-from ktn_cli.common import guarded
+from ktn_cli.common import EXIT_RUN_FAILED, guarded
 
 DEFAULT_VIS = "dp_contour,dp_segm,dp_u,dp_v,bbox"
+DEFAULT_MIN_SCORE = 0.8
+CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+")
 
 
 def register(app: typer.Typer) -> None:
@@ -16,28 +19,51 @@ def register(app: typer.Typer) -> None:
     app.command("infer")(infer)
 
 
+def split_overrides(items: list[str]) -> tuple[list[str], list[str]]:
+    """(inputs, KEY VALUE overrides): the overrides start at the first config key (``MODEL.DEVICE``...)."""
+    for k, item in enumerate(items):
+        if CONFIG_KEY.fullmatch(item) and not Path(item).exists():
+            return items[:k], items[k:]
+    return items, []
+
+
 @guarded
 def infer(
-    inputs: list[str] = typer.Argument(..., help="Image files, folders, glob patterns or video files."),
-    weights: Path = typer.Option(..., "--weights", help="Checkpoint (model_final.pth or any model_*.pth)."),
+    inputs: list[str] = typer.Argument(..., help="Image files, folders, glob patterns or video files, then optional "
+                                       "config overrides as KEY VALUE pairs (e.g. MODEL.DEVICE cpu)."),
+    weights: Path = typer.Option(..., "--weights", help="Checkpoint: ours (model_*.pth), a detectron2 model-zoo "
+                                 ".pkl or a KTN-release .pth (the format is detected from the content)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     config_file: Path | None = typer.Option(
-        None, "--config-file", help="Config the model was trained with (default: config.yaml beside the weights)."
+        None, "--config-file", help="Config of the model, e.g. configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml "
+        "(default: config.yaml beside the weights)."
     ),
-    min_score: float = typer.Option(0.8, "--min-score", help="Keep detections with at least this score."),
-    vis: str = typer.Option(DEFAULT_VIS, "--vis", help="Pictures: dp_contour,dp_segm,dp_u,dp_v,bbox,keypoints."),
+    min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score",
+                                    help="Keep detections with at least this score (0 keeps every detection)."),
+    vis: str = typer.Option(DEFAULT_VIS, "--vis", help="Comma-separated pictures to write: dp_contour, dp_segm, "
+                            "dp_u, dp_v, bbox, keypoints."),
     annotations: Path | None = typer.Option(
-        None, "--annotations", help="COCO json whose image ids results.json should use (matched by file name)."
+        None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
+        "input image must be in it."
     ),
 ) -> None:
-    """Run a trained model on images or videos and write IUV/INDS PNGs, pictures and results.json."""
-    from ktn_model.engine.inference import InferenceRun, Predictor, collect_inputs, image_ids_from, load_model, run
+    """Run a trained model on images or videos and write IUV/INDS PNGs, pictures and results.json.
+
+    Exit codes: 0 done, 1 some images could not be read (the rest is written), 2 bad input, 130 interrupted.
+    """
+    from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
+    from ktn_model.engine.predictor import Predictor
     from ktn_model.engine.visualize import parse_vis
 
+    items, opts = split_overrides(list(inputs))
     vis_names = parse_vis(vis)
-    paths = collect_inputs(inputs)
-    model = load_model(weights, config_file)
-    job = InferenceRun(Predictor(model), out, min_score, vis_names, image_ids_from(annotations))
+    paths = collect_inputs(items)
+    image_ids = image_ids_from(annotations)
+    predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
+    job = InferenceRun(predictor, out, vis_names, image_ids)
     results = run(job, paths)
     typer.echo(f"{len(paths)} input(s), {len(job.results)} detection(s) with score >= {min_score}: {out}/")
     typer.echo(f"results: {results}")
+    if job.skipped:
+        typer.echo(f"error: {len(job.skipped)} image(s) could not be read and were skipped", err=True)
+        raise typer.Exit(EXIT_RUN_FAILED)

@@ -10,17 +10,25 @@ from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
 from ktn_model.config import setup_cfg
-from ktn_model.engine.inference import Predictor, collect_inputs, paste_iuv
+from ktn_model.engine.outputs import collect_inputs, output_names, paste_iuv
+from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.visualize import parse_vis
 from ktn_model.evaluation.results import decode_iuv
 from ktn_model.modeling import build_model
+from ktn_model.modeling.structures import DensePoseChartResult
 
 VIS = ["dp_contour", "dp_segm", "dp_u", "dp_v", "bbox", "keypoints"]
 
 
+def _chart(iuv: np.ndarray) -> DensePoseChartResult:
+    """The chart result whose encoding is ``iuv`` (U, V at the centre of each 1/255 step)."""
+    uv = (iuv[1:].astype(np.float32) + 0.5) / 255 * (iuv[0] > 0)
+    return DensePoseChartResult(torch.from_numpy(iuv[0].copy()), torch.from_numpy(uv))
+
+
 def _output(boxes, scores, arrays):
     return {"boxes": torch.tensor(boxes, dtype=torch.float32), "scores": torch.tensor(scores),
-            "densepose": [torch.tensor(a, dtype=torch.uint8) for a in arrays]}
+            "densepose": [_chart(a) for a in arrays]}
 
 
 def test_paste_puts_each_box_at_its_corner_and_the_higher_score_wins():
@@ -70,11 +78,11 @@ def trained(tmp_path_factory):
     model = build_model(cfg)
     torch.save({"model": model.state_dict(), "iteration": 0}, out / "model_final.pth")
     (out / "config.yaml").write_text(cfg.dump())
-    return out / "model_final.pth", model
+    return out / "model_final.pth", model, cfg
 
 
 def test_infer_writes_images_that_decode_to_the_model_predictions(tmp_path, trained):
-    weights, model = trained
+    weights, model, cfg = trained
     rng = np.random.default_rng(0)
     (tmp_path / "in").mkdir()
     sizes = {"wide": (200, 280), "tall": (260, 190)}
@@ -85,7 +93,7 @@ def test_infer_writes_images_that_decode_to_the_model_predictions(tmp_path, trai
                                    str(tmp_path / "out"), "--min-score", "0", "--vis", ",".join(VIS)])
     assert res.exit_code == 0, res.output
     results = json.loads((tmp_path / "out" / "results.json").read_text())
-    predictor = Predictor(model)
+    predictor = Predictor(cfg, model)
     for image_id, name in enumerate(sorted(images), start=1):
         pixels = images[name]
         expected = predictor(pixels)
@@ -104,23 +112,32 @@ def _check_detections(results, expected, iuv, inds):
     """Each result decodes to the model's IUV; the full-image PNGs hold it wherever INDS names it."""
     claimed = 0
     for k, (det, box, array) in enumerate(zip(results, expected["boxes"], expected["densepose"], strict=True)):
-        np.testing.assert_array_equal(decode_iuv(det["densepose"][0][1]), array.numpy())
+        array = array.iuv()
+        np.testing.assert_array_equal(decode_iuv(det["densepose"][0][1]), array)
         assert det["score"] == pytest.approx(float(expected["scores"][k]))
         x0, y0 = int(box[0]), int(box[1])
         ys, xs = np.nonzero(inds == k + 1)
-        np.testing.assert_array_equal(iuv[ys, xs], array.numpy()[:, ys - y0, xs - x0].T)
+        np.testing.assert_array_equal(iuv[ys, xs], array[:, ys - y0, xs - x0].T)
         claimed += len(ys)
     assert claimed == int((inds > 0).sum()) == int((iuv[..., 0] > 0).sum()) > 0
 
 
 def test_infer_input_errors_are_one_line_with_exit_code_2(tmp_path, trained):
-    weights, _ = trained
+    weights, _, _ = trained
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "x.png")
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "other.json").write_text(json.dumps({"images": [{"id": 3, "file_name": "y.png"}]}))
     cases = [
         (["infer", str(tmp_path / "x.png"), "--weights", str(tmp_path / "no.pth"), "--out", str(tmp_path)],
          "no.pth: checkpoint not found"),
         (["infer", str(tmp_path / "none*.png"), "--weights", str(weights), "--out", str(tmp_path)],
          "no image or video found"),
+        (["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--out", str(tmp_path), "--annotations",
+          str(tmp_path / "list.json")], "list.json: not a COCO json"),
+        (["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--out", str(tmp_path), "--annotations",
+          str(tmp_path / "other.json")], "1 input image(s) are not in the annotations, e.g. x.png"),
+        (["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--out", str(tmp_path), "MODEL.NOPE", "1"],
+         "unknown config key 'MODEL.NOPE'"),
         (["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--config-file", str(tmp_path / "c.yaml"),
           "--out", str(tmp_path)], "c.yaml: config not found"),
     ]
@@ -130,7 +147,7 @@ def test_infer_input_errors_are_one_line_with_exit_code_2(tmp_path, trained):
 
 
 def test_videos_are_annotated_frame_by_frame_when_opencv_is_present(tmp_path, trained):
-    weights, _ = trained
+    weights, _, _ = trained
     args = ["infer", str(tmp_path / "clip.mp4"), "--weights", str(weights), "--out", str(tmp_path / "out"),
             "--min-score", "0", "--vis", "dp_segm"]  # fmt: skip
     try:
@@ -152,3 +169,25 @@ def test_videos_are_annotated_frame_by_frame_when_opencv_is_present(tmp_path, tr
         frames.append(frame[1])
     assert len(frames) == 3 and frames[0].shape == (96, 128, 3)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip_dp_segm.mp4", "results.json"]
+
+
+def test_same_named_inputs_in_two_folders_keep_their_relative_paths(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.png").write_bytes(b"")
+    paths = collect_inputs([str(tmp_path / "a" / "x.png"), str(tmp_path / "b")])
+    assert list(output_names(paths).values()) == ["a/x.png", "b/x.png"]
+    assert list(output_names(paths[:1]).values()) == ["x.png"]
+
+
+def test_an_unreadable_image_is_skipped_the_rest_written_and_the_exit_code_is_1(tmp_path, trained):
+    weights, _, _ = trained
+    (tmp_path / "in").mkdir()
+    Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(tmp_path / "in" / "good.png")
+    (tmp_path / "in" / "bad.png").write_bytes(b"not a png")
+    res = CliRunner().invoke(app, ["infer", str(tmp_path / "in"), "--weights", str(weights), "--out",
+                                   str(tmp_path / "out"), "--vis", "bbox", "MODEL.DEVICE", "cpu"])
+    assert res.exit_code == 1, res.output
+    assert "1 image(s) could not be read" in res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "good_INDS.png", "good_IUV.png", "good_bbox.png", "results.json"]

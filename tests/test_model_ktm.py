@@ -86,8 +86,9 @@ def test_ktm_none_uses_an_ordinary_learned_deconv():
     expected = F.interpolate(predictor.i_lowres(x), scale_factor=2, mode="bilinear", align_corners=False)
     out = predictor(x, None)
     assert torch.equal(out.I, expected)
-    assert [t.shape[1] for t in out] == [2, 25, 25, 25, 15, 17]
-    assert all(t.shape[-2:] == (28, 28) for t in out)
+    maps = (out.M, out.I, out.U, out.V, out.S, out.K)
+    assert [t.shape[1] for t in maps] == [2, 25, 25, 25, 15, 17]
+    assert all(t.shape[-2:] == (28, 28) for t in maps)
 
 
 def test_surface_weight_is_cached_in_eval_until_a_source_changes():

@@ -5,6 +5,7 @@ inference outputs and the demo.
 - ``checkpoint.Checkpointer``: atomic ``model_<iter>.pth`` files, the last K kept, exact resume.
 - ``distributed.launch``: local workers (``--num-gpus``) or ``torchrun``; NCCL on GPU, gloo on CPU.
 - ``evaluator.evaluate_model``: the model on DATASETS.TEST, scored with the official GPS/GPSm protocol.
-- ``inference``: ``ktn infer`` outputs (IUV/INDS PNGs, pictures, results.json).
+- ``predictor.Predictor``: a trained model + its post-processing on one image (detectron2's resize).
+- ``outputs``: ``ktn infer`` outputs (IUV/INDS PNGs, pictures, results.json).
 - ``demo.run_demo``: ``ktn demo``.
 """

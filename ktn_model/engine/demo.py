@@ -19,8 +19,9 @@ from rich.table import Table
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
 from ktn_model.engine.evaluator import evaluate_model
-from ktn_model.engine.inference import InferenceRun, Predictor, collect_inputs, image_ids_from, run
 from ktn_model.engine.loader import train_batches
+from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
+from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
@@ -127,13 +128,13 @@ def _run_steps(s: DemoSettings, console: Console) -> DemoReport:
     trainer = Trainer(cfg, model, lambda start: train_batches(cfg, start), lambda m: evaluate_model(cfg, m))
     trained = clock.step("train + eval", trainer.train)
     pictures = s.out / "pictures"
-    clock.step("pictures", lambda: _pictures(model, val, pictures, s.pictures))
+    clock.step("pictures", lambda: _pictures(cfg, model, val, pictures, s.pictures))
     return DemoReport(untrained, trained, pictures, clock.seconds)
 
 
-def _pictures(model, val: Path, out: Path, count: int) -> Path:
+def _pictures(cfg, model, val: Path, out: Path, count: int) -> Path:
     paths = collect_inputs([str(val / "images")])[:count]
-    job = InferenceRun(Predictor(model), out, 0.5, DEMO_VIS, image_ids_from(val / "annotations.json"))
+    job = InferenceRun(Predictor(cfg, model, 0.5), out, DEMO_VIS, image_ids_from(val / "annotations.json"))
     return run(job, paths)
 
 

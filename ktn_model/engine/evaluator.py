@@ -14,7 +14,9 @@ from torch import nn
 
 from ktn_kg.atomic import atomic_write
 from ktn_model.data.loader import build_test_loader
-from ktn_model.evaluation import evaluate_densepose, to_coco_results
+from ktn_model.engine.outputs import coco_results
+from ktn_model.engine.predictor import Predictor
+from ktn_model.evaluation import evaluate_densepose
 
 TABLE_COLUMNS = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
 REDIRECTED_WIDTH = 160
@@ -22,14 +24,15 @@ SECTIONS = {"densepose_gps": "GPS", "densepose_gpsm": "GPSm", "keypoints": "keyp
 
 
 @torch.no_grad()
-def inference_on_loader(model: nn.Module, loader) -> list[dict]:
-    """Official result dicts (eval spec §4.3) for every image of ``loader`` ((images, targets) batches)."""
-    device = next(model.parameters()).device
+def inference_on_loader(cfg, model: nn.Module, loader) -> list[dict]:
+    """Official result dicts for every image of ``loader`` ((images, targets) batches), through the same
+    ``Predictor`` (resize, network, post-processing) as ``ktn infer``."""
+    predictor = Predictor(cfg, model)
     results: list[dict] = []
     for images, targets in loader:
-        outputs = model([image.to(device) for image in images])
-        for target, output in zip(targets, outputs, strict=True):
-            results.extend(to_coco_results(int(target["image_id"]), output))
+        for image, target in zip(images, targets, strict=True):
+            pixels = image.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # exact: loaded as uint8 / 255
+            results.extend(coco_results(int(target["image_id"]), predictor(pixels)))
     return results
 
 
@@ -39,7 +42,7 @@ def evaluate_dataset(cfg, model: nn.Module, dataset: str) -> dict[str, dict[str,
     was_training = model.training
     model.eval()
     try:
-        results = inference_on_loader(model, loader)
+        results = inference_on_loader(cfg, model, loader)
     finally:
         model.train(was_training)
     path = Path(cfg.OUTPUT_DIR) / "inference" / f"{_safe_name(dataset)}_results.json"

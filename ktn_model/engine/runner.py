@@ -9,8 +9,8 @@ import torch
 from ktn_model.engine import distributed as comm
 from ktn_model.engine.checkpoint import Checkpointer
 from ktn_model.engine.evaluator import evaluate_model, print_metrics
-from ktn_model.engine.inference import build_trained_model
 from ktn_model.engine.loader import train_batches
+from ktn_model.engine.predictor import build_trained_model
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model, load_weights

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ktn_model.data.iuv import iuv_size
+
 PERSON_CATEGORY = 1
 
 
@@ -43,11 +45,6 @@ def decode_iuv(data: str) -> np.ndarray:
     except (OSError, Image.DecompressionBombError) as e:
         raise ValueError(f"not a readable PNG ({e})") from None
     return np.ascontiguousarray(np.moveaxis(pixels, -1, 0))
-
-
-def iuv_size(bbox_w: float, bbox_h: float) -> tuple[int, int]:
-    """(H', W') of the IUV array that belongs to a box of width ``bbox_w`` and height ``bbox_h``."""
-    return max(int(bbox_h), 1), max(int(bbox_w), 1)
 
 
 def _numpy(value: Any) -> np.ndarray:

@@ -14,7 +14,7 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import keypointrcnn_loss
 from torchvision.ops import box_iou
 
-from .predictor import DensePoseOutput
+from .structures import DensePoseOutput
 
 GT_FRAME = 256  # side of the GT-box frame of dp_x, dp_y and dp_masks
 
@@ -142,7 +142,7 @@ def densepose_losses(out: DensePoseOutput, rois: list[DensePoseRoIs], targets: l
         zero = _zero(out.M, out.I, out.U, out.V, out.S)
         return {**{f"loss_densepose_{n}": zero for n in "UVISM"}, **losses}
     idx = torch.where(dense)[0]
-    sel = DensePoseOutput(*(t[idx] for t in out))
+    sel = out[idx]
     s = point_samples([points[i] for i in idx.tolist()], gt_boxes[idx], boxes[idx], out.I.shape[-1])
     fg = s.I > 0
     part_gt = s.I[fg, None]

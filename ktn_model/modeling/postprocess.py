@@ -1,39 +1,73 @@
-"""Inference post-processing (spec §6.3): per detection, a (3, H, W) uint8 [I, U·255, V·255] array at box size."""
+"""Post-processing (docs/densepose_format.md), built beside the model as DETR builds its ``PostProcess``.
+
+The network returns detections in the pixels of the image it was given; ``DensePosePostProcess`` maps them
+to the original image (detectron2's ``detector_postprocess``: scale, clip, drop empty boxes) and turns each
+detection's raw maps into a ``DensePoseChartResult`` at its integer box size.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from ktn_model.evaluation.results import iuv_size
+from ktn_model.data.iuv import iuv_size
+
+from .structures import DensePoseChartResult, DensePoseOutput
 
 
 def box_size(box: Tensor) -> tuple[int, int]:
-    """(H, W) = (max(int(h), 1), max(int(w), 1)) of an XYXY box, with w, h subtracted in the box's own dtype
-    as the XYWH results are (``to_coco_results``, eval spec §4.1), so the two always agree; int() truncates."""
+    """(H, W) of the result grid of an XYXY box; w, h are subtracted in the box's dtype, as in the results."""
     w, h = (box[2:] - box[:2]).tolist()
     return iuv_size(w, h)
 
 
-def iuv_array(m: Tensor, i: Tensor, u: Tensor, v: Tensor, size: tuple[int, int], fg_threshold: float = 0.3) -> Tensor:
-    """One detection: M (2, S, S), I/U/V (25, S, S) logits/regressions -> (3, H, W) uint8 at ``size`` = (H, W).
+def chart_result(out: DensePoseOutput, size: tuple[int, int], fg_threshold: float = 0.3) -> DensePoseChartResult:
+    """One detection's maps (length-1 ``out``, each (1, C, S, S)) -> labels and U, V at ``size`` = (H, W).
 
-    Everything is resized bilinearly (align_corners=False); fg = softmax(M)[1] > threshold (argmax at 0.5);
-    label = argmax(I) · fg; U, V are read at the label's channel, ·255, clamped and truncated; 0 on background.
+    Each map is resized bilinearly (align_corners=False). fg = softmax(M)[1] > threshold; at 0.5 it is
+    argmax(M) = 1, detectron2's rule. label = argmax(I) · fg; U, V are read at the label's channel.
     """
-    m, i, u, v = (F.interpolate(t[None], size=size, mode="bilinear", align_corners=False)[0] for t in (m, i, u, v))
-    fg = m.argmax(0) == 1 if fg_threshold == 0.5 else m.softmax(0)[1] > fg_threshold
-    label = i.argmax(0) * fg
-    on_part = label > 0
-
-    def channel(t: Tensor) -> Tensor:
-        return (t.gather(0, label[None])[0] * 255).clamp(0, 255) * on_part
-
-    return torch.stack([label.float(), channel(u), channel(v)]).to(torch.uint8)
+    m, i, u, v = (F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0]
+                  for t in (out.M, out.I, out.U, out.V))  # (C, H, W) each
+    fg = m.argmax(0) == 1 if fg_threshold == 0.5 else m.softmax(0)[1] > fg_threshold  # (H, W)
+    labels = i.argmax(0) * fg  # (H, W), ties -> lowest index
+    index = labels[None, None].expand(2, 1, *size)  # (2, 1, H, W)
+    uv = torch.stack([u, v]).gather(1, index)[:, 0] * (labels > 0)  # (2, H, W), 0 off the body
+    return DensePoseChartResult(labels.to(torch.uint8), uv)
 
 
-def densepose_results(m: Tensor, i: Tensor, u: Tensor, v: Tensor, boxes: Tensor, fg_threshold: float = 0.3
-                      ) -> list[Tensor]:
-    """Detections' M (D, 2, S, S), I, U, V (D, 25, S, S) and boxes (D, 4) in original-image pixels -> D arrays."""
-    return [iuv_array(m[d], i[d], u[d], v[d], box_size(boxes[d]), fg_threshold) for d in range(len(boxes))]
+def rescale_detections(det: dict, input_size: tuple[int, int], target_size: tuple[int, int]) -> dict:
+    """Boxes and keypoints from ``input_size`` (h, w) pixels to ``target_size``; clip; drop empty boxes."""
+    (h_in, w_in), (h, w) = input_size, target_size
+    scale = det["boxes"].new_tensor([w / w_in, h / h_in])  # float32 (x, y) factors, as detectron2 casts them
+    boxes = det["boxes"] * scale.repeat(2)
+    boxes = torch.stack([boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h),
+                         boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)], dim=1)  # (D, 4)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    out = {k: v[keep] if isinstance(v, (Tensor, DensePoseOutput)) else v for k, v in det.items()}
+    out["boxes"] = boxes[keep]
+    if "keypoints" in out:
+        out["keypoints"] = torch.cat([out["keypoints"][..., :2] * scale, out["keypoints"][..., 2:]], dim=-1)
+    return out
+
+
+class DensePosePostProcess(nn.Module):
+    """Model detections (input pixels) -> per image ``boxes``, ``scores``, ``labels``, [``keypoints``,
+    ``keypoints_scores``] in original pixels and ``densepose``: one ``DensePoseChartResult`` per detection."""
+
+    def __init__(self, fg_threshold: float = 0.3):
+        super().__init__()
+        self.fg_threshold = fg_threshold
+
+    @torch.no_grad()
+    def forward(self, detections: list[dict], input_sizes: list[tuple[int, int]],
+                target_sizes: list[tuple[int, int]]) -> list[dict]:
+        results = []
+        for det, input_size, target_size in zip(detections, input_sizes, target_sizes, strict=True):
+            det = rescale_detections(det, input_size, target_size)
+            raw = det.pop("densepose")
+            det["densepose"] = [chart_result(raw[d], box_size(box), self.fg_threshold)
+                                for d, box in enumerate(det["boxes"])]
+            results.append(det)
+        return results

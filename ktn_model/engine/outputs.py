@@ -1,0 +1,190 @@
+"""``ktn infer`` outputs (docs/densepose_format.md): inputs in, IUV/INDS PNGs, pictures and results.json out.
+
+Per image ``NAME`` (its path relative to the inputs' common folder, so same-named files in different folders
+stay apart): ``NAME_IUV.png`` (full image, [I, U·255, V·255]), ``NAME_INDS.png`` (0 = background, k = the
+k-th detection of that image, in results order) and one ``NAME_<vis>.png`` per requested picture. One
+``results.json`` lists every detection in the official encoding. Where detections overlap, the higher
+score wins. An unreadable image is skipped with one warning; the others are still written.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ktn_kg.atomic import atomic_write
+from ktn_model.engine.predictor import Predictor
+from ktn_model.engine.visualize import render
+from ktn_model.evaluation.results import to_coco_results
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+RESULTS_FILE = "results.json"
+logger = logging.getLogger(__name__)
+
+
+def collect_inputs(inputs: list[str]) -> list[Path]:
+    """Image and video files named by paths, folders (their images, sorted) or glob patterns, in order."""
+    if not inputs:
+        raise ValueError("no inputs given")
+    found: list[Path] = []
+    for item in inputs:
+        matches = _expand(item)
+        if not matches:
+            raise FileNotFoundError(f"{item}: no image or video found")
+        found.extend(m for m in matches if m not in found)
+    return found
+
+
+def _expand(item: str) -> list[Path]:
+    path = Path(item)
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+            raise ValueError(f"{item}: not an image or video file (suffix {path.suffix or 'none'})")
+        return [path]
+    return sorted(Path(p) for p in glob.glob(item) if Path(p).suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+
+
+def output_names(paths: list[Path]) -> dict[Path, str]:
+    """Each input's name relative to the common folder of all inputs (POSIX separators)."""
+    root = Path(os.path.commonpath([p.resolve().parent for p in paths]))
+    return {p: p.resolve().relative_to(root).as_posix() for p in paths}
+
+
+def load_image(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB; a ValueError naming the file when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return np.array(image.convert("RGB"))
+    except (OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{path}: not a readable image ({e})") from None
+
+
+def paste_iuv(output: dict, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-image (H, W, 3) uint8 IUV and (H, W) instance indices (uint8; uint16 past 255 detections).
+
+    Detection k (0-based) owns its box's foreground pixels (I > 0) unless a detection with a higher score
+    also covers them; its index value is k + 1. Boxes are placed at (int(x1), int(y1)).
+    """
+    iuv = np.zeros((height, width, 3), np.uint8)
+    inds = np.zeros((height, width), np.uint8 if len(output["scores"]) < 256 else np.uint16)
+    order = np.argsort(-output["scores"].numpy(), kind="stable")[::-1]  # lowest score first
+    for k in order:
+        box = output["densepose"][k].iuv().transpose(1, 2, 0)  # (h, w, 3) in the box frame
+        x0, y0 = (max(int(c), 0) for c in output["boxes"][k, :2].tolist())
+        region = box[: height - y0, : width - x0]
+        fg = region[..., 0] > 0
+        h, w = fg.shape
+        iuv[y0 : y0 + h, x0 : x0 + w][fg] = region[fg]
+        inds[y0 : y0 + h, x0 : x0 + w][fg] = k + 1
+    return iuv, inds
+
+
+def save_png(path: Path, pixels: np.ndarray) -> None:
+    """Write an (H, W) or (H, W, 3) uint8 array as PNG, atomically (creating its folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
+
+
+def coco_results(image_id: int, output: dict) -> list[dict]:
+    """One image's post-processed detections in the official result encoding."""
+    return to_coco_results(image_id, {**output, "densepose": [r.iuv() for r in output["densepose"]]})
+
+
+@dataclass
+class InferenceRun:
+    """Writes the outputs of one ``ktn infer`` run into ``out_dir``."""
+
+    predictor: Predictor
+    out_dir: Path
+    vis: list[str] = field(default_factory=list)
+    image_ids: dict[str, int] = field(default_factory=dict)  # file name -> id (e.g. from a GT json)
+    results: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def image(self, path: Path, name: str, index: int) -> dict:
+        """Predict one image file and write its PNGs; returns the output."""
+        pixels = load_image(path)
+        output = self.predictor(pixels)
+        self.write(name, pixels, output)
+        image_id = self.image_ids.get(name, self.image_ids.get(Path(name).name, index))
+        self.results.extend({**r, "file_name": name} for r in coco_results(image_id, output))
+        return output
+
+    def write(self, name: str, pixels: np.ndarray, output: dict) -> None:
+        iuv, inds = paste_iuv(output, *pixels.shape[:2])
+        stem = name.rsplit(".", 1)[0]
+        save_png(self.out_dir / f"{stem}_IUV.png", iuv)
+        save_png(self.out_dir / f"{stem}_INDS.png", inds)
+        for vis in self.vis:
+            save_png(self.out_dir / f"{stem}_{vis}.png", render(vis, pixels, iuv, output))
+
+    def video(self, path: Path) -> int:
+        """Annotate every frame of a video with the first visualisation; returns the frame count."""
+        from ktn_model.engine.video import annotate_video  # needs OpenCV, imported only for videos
+
+        return annotate_video(path, self.out_dir, self.vis[0] if self.vis else "dp_segm", self._annotate_frame)
+
+    def _annotate_frame(self, frame: np.ndarray, vis: str) -> np.ndarray:
+        output = self.predictor(frame)
+        iuv, _ = paste_iuv(output, *frame.shape[:2])
+        return render(vis, frame, iuv, output)
+
+    def save_results(self) -> Path:
+        path = self.out_dir / RESULTS_FILE
+        atomic_write(path, lambda f: f.write(json.dumps(self.results).encode()))
+        return path
+
+
+def image_ids_from(annotations_json: str | Path | None) -> dict[str, int]:
+    """``{file_name: id}`` from a COCO json's ``images`` (so results.json matches its ground truth)."""
+    if not annotations_json:
+        return {}
+    try:
+        with open(annotations_json) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{annotations_json}: not valid JSON ({e})") from None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        raise ValueError(f"{annotations_json}: not a COCO json (no 'images' list)")
+    try:
+        return {Path(img["file_name"]).name: int(img["id"]) for img in images}
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{annotations_json}: an 'images' record lacks a valid file_name or id ({e})") from None
+
+
+def run(job: InferenceRun, paths: list[Path]) -> Path:
+    """Process every input (images numbered from 1 in order, videos frame by frame); write results.json.
+
+    An unreadable image is skipped with a warning (``job.skipped``); with a ground truth (``job.image_ids``)
+    every image must be in it.
+    """
+    names = output_names(paths)
+    if job.image_ids:
+        unknown = [n for p, n in names.items() if p.suffix.lower() in IMAGE_SUFFIXES
+                   and n not in job.image_ids and Path(n).name not in job.image_ids]
+        if unknown:
+            raise ValueError(f"{len(unknown)} input image(s) are not in the annotations, e.g. {unknown[0]}")
+    job.out_dir.mkdir(parents=True, exist_ok=True)
+    for index, path in enumerate(paths, start=1):
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                job.video(path)
+            else:
+                job.image(path, names[path], index)
+        except ValueError as e:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                raise
+            logger.warning("skipped %s", e)
+            job.skipped.append(str(path))
+    return job.save_results()

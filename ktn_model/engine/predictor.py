@@ -1,0 +1,66 @@
+"""``Predictor``: a trained model and its post-processing on single images, as detectron2's ``DefaultPredictor``.
+
+The image is resized with PIL exactly as detectron2 does (``ktn_model.data.resize``), the network runs on it,
+detections below ``min_score`` are dropped, and only the kept ones are post-processed into original pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ktn_model.config import setup_cfg
+from ktn_model.data.resize import resize_shortest_edge
+from ktn_model.engine.rng import seed_all
+from ktn_model.modeling import build_model, load_weights
+from ktn_model.modeling.build import build_postprocess
+
+
+def build_trained_model(cfg, weights: str | Path) -> torch.nn.Module:
+    """``build_model(cfg)`` with every tensor loaded from ``weights`` (any supported format, exact fit)."""
+    seed_all(cfg.SEED)
+    model = build_model(cfg)
+    load_weights(model, str(weights))
+    return model
+
+
+def load_config(weights: str | Path, config_file: str | Path | None = None, opts: list[str] | None = None):
+    """The config of a trained model: ``config_file``, or the ``config.yaml`` beside the weights, then ``opts``."""
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: checkpoint not found")
+    config_file = Path(config_file) if config_file else weights.parent / "config.yaml"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file}: config not found (pass --config-file)")
+    return setup_cfg(config_file, ["MODEL.DEVICE", "auto", *(opts or [])])
+
+
+class Predictor:
+    """(H, W, 3) uint8 RGB image -> detections on CPU in its pixels: ``boxes``, ``scores``, ``labels``,
+    [``keypoints``, ``keypoints_scores``] and ``densepose`` (one ``DensePoseChartResult`` each)."""
+
+    def __init__(self, cfg, model: torch.nn.Module, min_score: float = 0.0):
+        self.model = model.eval()
+        self.postprocess = build_postprocess(cfg)
+        self.device = next(model.parameters()).device
+        self.sizes = (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+        self.min_score = min_score
+
+    @classmethod
+    def from_checkpoint(cls, weights: str | Path, config_file: str | Path | None = None,
+                        opts: list[str] | None = None, min_score: float = 0.0) -> Predictor:
+        cfg = load_config(weights, config_file, opts)
+        return cls(cfg, build_trained_model(cfg, weights), min_score)
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> dict:
+        resized = resize_shortest_edge(image, *self.sizes)
+        tensor = torch.tensor(resized).permute(2, 0, 1).to(self.device).float().div(255)  # (3, h, w) in [0, 1]
+        (det,) = self.model([tensor])
+        keep = det["scores"] >= self.min_score
+        det = {k: v[keep] for k, v in det.items()}
+        (out,) = self.postprocess([det], [resized.shape[:2]], [image.shape[:2]])
+        out["densepose"] = [r.to("cpu") for r in out["densepose"]]
+        return {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}

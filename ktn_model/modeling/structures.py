@@ -1,0 +1,70 @@
+"""Typed DensePose outputs, the way detectron2's ``DensePoseChartPredictorOutput`` is typed.
+
+``DensePoseOutput`` is what the network returns per RoI (raw maps); ``DensePoseChartResult`` is what the
+post-processing makes of one detection (labels and U, V in its box frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ktn_model.data.iuv import encode_iuv
+
+
+@dataclass
+class DensePoseOutput:
+    """Per-RoI maps, each (N, C, S, S): M (2, coarse fg/bg logits), I (25 surface logits), U, V (25 each),
+    and, for the KTN predictor, S (15 coarse-part logits) and K (17 keypoint heatmaps); None when absent.
+
+    Indexing with an int keeps the batch dimension (length 1), as detectron2 does.
+    """
+
+    M: Tensor
+    I: Tensor  # noqa: E741 (the paper's name)
+    U: Tensor
+    V: Tensor
+    S: Tensor | None = None
+    K: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.M.shape[0]
+
+    def _map(self, fn) -> DensePoseOutput:
+        return DensePoseOutput(**{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
+                                  for f in fields(self)})
+
+    def __getitem__(self, index: int | slice | Tensor) -> DensePoseOutput:
+        if isinstance(index, int):
+            index = slice(index, index + 1)
+        return self._map(lambda t: t[index])
+
+    def __iter__(self):
+        """One length-1 output per RoI."""
+        return (self[k] for k in range(len(self)))
+
+    def to(self, device: torch.device | str) -> DensePoseOutput:
+        return self._map(lambda t: t.to(device))
+
+    def split(self, counts: list[int]) -> list[DensePoseOutput]:
+        """One output per image, ``counts[i]`` RoIs each (as the detections were concatenated)."""
+        starts = np.cumsum([0, *counts]).tolist()
+        return [self[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+
+
+@dataclass
+class DensePoseChartResult:
+    """One detection in its box frame: ``labels`` (H, W) uint8 in 0..24, ``uv`` (2, H, W) float32, 0 off the body."""
+
+    labels: Tensor
+    uv: Tensor
+
+    def to(self, device: torch.device | str) -> DensePoseChartResult:
+        return DensePoseChartResult(self.labels.to(device), self.uv.to(device))
+
+    def iuv(self) -> np.ndarray:
+        """(3, H, W) uint8 [I, U·255, V·255], the official result encoding."""
+        return encode_iuv(self.labels.cpu().numpy(), self.uv.cpu().numpy())
