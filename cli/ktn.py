@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ktn_cli import data_cmd, demo_cmd, evaluate_cmd, infer_cmd, train_cmd
+from ktn_cli import convert_cmd, data_cmd, demo_cmd, evaluate_cmd, infer_cmd, train_cmd
 from ktn_cli.common import make_app
 
 app = make_app("ktn", "KTN DensePose R-CNN (MID + KTM) on torchvision: train, evaluate, infer, make synthetic data.")
@@ -10,6 +10,7 @@ app.add_typer(data_cmd.app, name="data")
 train_cmd.register(app)
 evaluate_cmd.register(app)
 infer_cmd.register(app)
+convert_cmd.register(app)
 demo_cmd.register(app)
 
 

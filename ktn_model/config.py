@@ -99,8 +99,15 @@ _C.MODEL.BACKBONE.NORM = "FrozenBN"
 _C.MODEL.FPN = CfgNode()
 _C.MODEL.FPN.OUT_CHANNELS = 256
 
-_C.MODEL.PIXEL_MEAN = [0.485, 0.456, 0.406]  # RGB in [0, 1], ImageNet (accepted deviation, spec §1.5)
-_C.MODEL.PIXEL_STD = [0.229, 0.224, 0.225]
+# Per channel, in INPUT.FORMAT order and 0-255 units (detectron2's convention). The default is torchvision's
+# ImageNet normalisation (RGB); detectron2's MSRA/caffe2 models use BGR [103.53, 116.28, 123.675], std 1.
+_C.MODEL.PIXEL_MEAN = [123.675, 116.28, 103.53]
+_C.MODEL.PIXEL_STD = [58.395, 57.12, 57.375]
+
+_C.MODEL.RESNETS = CfgNode()
+# True: the stride of each stage sits on its first 1×1 conv (detectron2's MSRA ResNets, needed for their
+# checkpoints); False: on the 3×3 conv (torchvision's ResNets and ImageNet weights).
+_C.MODEL.RESNETS.STRIDE_IN_1X1 = False
 
 _C.MODEL.ANCHOR_GENERATOR = CfgNode()
 _C.MODEL.ANCHOR_GENERATOR.SIZES = [[32], [64], [128], [256], [512]]
@@ -128,6 +135,7 @@ _C.MODEL.ROI_BOX_HEAD = CfgNode()
 _C.MODEL.ROI_BOX_HEAD.FC_DIM = 1024
 _C.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 7
 _C.MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO = 2
+_C.MODEL.ROI_BOX_HEAD.POOLER_TYPE = "ROIAlign"  # "ROIAlign" (aligned=False, the DensePose configs) | "ROIAlignV2"
 _C.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS = [10.0, 10.0, 5.0, 5.0]
 
 _C.MODEL.ROI_KEYPOINT_HEAD = CfgNode()
@@ -135,9 +143,20 @@ _C.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS = 17
 _C.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT = 0.1
 
 _C.MODEL.ROI_DENSEPOSE_HEAD = CfgNode()
-# MID variant: "v2" (released KTNv2 decoder, spec §3), "v1" (KTNv1, Appendix A) or "none"
-# (multi-level RoIAlign from P2..P5, the baseline).
-_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER = "v2"
+# "DensePoseKTNHead" (ScaleConvs + conv-GN stack, the KTN release), or detectron2's "DensePoseV1ConvXHead"
+# (plain 3×3 convs) and "DensePoseDeepLabHead" (ASPP [+ non-local] + conv-GN stack).
+_C.MODEL.ROI_DENSEPOSE_HEAD.NAME = "DensePoseKTNHead"
+_C.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB.NORM = "GN"  # "GN" | "" (convs with bias)
+_C.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB.NONLOCAL_ON = False
+# "KTNPredictor" (M, I, U, V plus S coarse parts and K keypoints; I from W_s when KTM is on) or
+# detectron2's "DensePoseChartPredictor" (M, I, U, V).
+_C.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME = "KTNPredictor"
+# The decoder that fuses P2..P5 into one stride-4 map before the DensePose RoIAlign (MID): "MIDv2" (the
+# released KTNv2 decoder) or "MIDv1" (KTNv1's, which is detectron2's DensePose decoder). DECODER_ON False:
+# multi-level RoIAlign from P2..P5 (the baseline).
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON = True
+_C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_NAME = "MIDv2"
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_CONV_DIMS = 256
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_OUT_DIMS = 256
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_MULTI_SCALE_ON = True
@@ -158,11 +177,12 @@ _C.MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_DIM = 512
 _C.MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_KERNEL = 3
 _C.MODEL.ROI_DENSEPOSE_HEAD.POOLER_RESOLUTION = 28
 _C.MODEL.ROI_DENSEPOSE_HEAD.POOLER_SAMPLING_RATIO = 2
+_C.MODEL.ROI_DENSEPOSE_HEAD.POOLER_TYPE = "ROIAlign"
 _C.MODEL.ROI_DENSEPOSE_HEAD.HEATMAP_SIZE = 112
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECONV_KERNEL = 4
 _C.MODEL.ROI_DENSEPOSE_HEAD.UP_SCALE = 2
 _C.MODEL.ROI_DENSEPOSE_HEAD.NUM_PATCHES = 24
-_C.MODEL.ROI_DENSEPOSE_HEAD.NUM_COARSE_SEGM_CHANNELS = 15
+_C.MODEL.ROI_DENSEPOSE_HEAD.NUM_COARSE_SEGM_CHANNELS = 2  # M: foreground / background (the only value)
 _C.MODEL.ROI_DENSEPOSE_HEAD.FG_IOU_THRESHOLD = 0.65
 _C.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD = 0.3
 # Cap on DensePose training RoIs per image (0 = no cap); the slim CPU preset uses it.
@@ -179,6 +199,7 @@ _C.INPUT.MAX_SIZE_TRAIN = 1333
 _C.INPUT.MIN_SIZE_TEST = 800
 _C.INPUT.MAX_SIZE_TEST = 1333
 _C.INPUT.SIZE_DIVISIBILITY = 32
+_C.INPUT.FORMAT = "RGB"  # channel order the network sees: "RGB" | "BGR" (detectron2's MSRA models)
 _C.INPUT.HFLIP_TRAIN = True
 # UV_symmetry_transforms.mat; without it horizontal flipping is off (training says so once).
 _C.INPUT.UV_SYMMETRY_FILE = ""

@@ -9,8 +9,9 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 import ktn_kg
 from ktn_model.config import setup_cfg
-from ktn_model.modeling import build_model, load_weights
+from ktn_model.modeling import build_model
 from ktn_model.modeling.backbone import build_backbone
+from ktn_model.modeling.build import build_postprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "ktn_tiny_cpu.yaml"
@@ -67,22 +68,24 @@ def test_one_training_step_then_inference(tiny_model):
 
     model.eval()
     with torch.no_grad():
-        (result,) = model([torch.rand(3, 250, 333)])
-    d = len(result["boxes"])
+        (raw,) = model([torch.rand(3, 250, 333)])
+    d = len(raw["boxes"])
     assert d > 0
+    assert raw["densepose"].M.shape == (d, 2, 56, 56) and raw["densepose"].K.shape == (d, 17, 56, 56)
+    (result,) = build_postprocess(_tiny())([raw], [(250, 333)], [(125, 166)])
+    d = len(result["boxes"])
     assert result["keypoints"].shape == (d, 17, 3) and result["keypoints_scores"].shape == (d, 17)
     assert result["scores"].shape == (d,) and result["labels"].shape == (d,)
-    assert (result["boxes"][:, 2] <= 333).all() and (result["boxes"][:, 3] <= 250).all()
+    assert (result["boxes"][:, 2] <= 166).all() and (result["boxes"][:, 3] <= 125).all()
     assert len(result["densepose"]) == d
-    for box, iuv in zip(result["boxes"], result["densepose"], strict=True):
+    for box, chart in zip(result["boxes"], result["densepose"], strict=True):
         x1, y1, x2, y2 = box.tolist()
-        assert iuv.dtype == torch.uint8
-        assert tuple(iuv.shape) == (3, max(int(y2 - y1), 1), max(int(x2 - x1), 1))
-        assert int(iuv[0].max()) <= 24
+        assert chart.labels.dtype == torch.uint8 and int(chart.labels.max()) <= 24
+        assert tuple(chart.labels.shape) == (max(int(y2 - y1), 1), max(int(x2 - x1), 1))
 
 
 @pytest.mark.parametrize(("opts", "extra"), [
-    (["DECODER", "none", "KTM", "none"], []), (["DECODER", "v1", "KTM", "v1"], []),
+    (["DECODER_ON", "False", "KTM", "none"], []), (["DECODER_NAME", "MIDv1", "KTM", "v1"], []),
     (["IS_LOSS_ON", "True"], ["loss_is"])])
 def test_other_variants_train_and_infer(opts, extra):
     torch.manual_seed(0)
@@ -98,12 +101,13 @@ def test_other_variants_train_and_infer(opts, extra):
 
 
 @pytest.mark.parametrize(("name", "decoder", "ktm"), [
-    ("densepose_rcnn_R_50_baseline", "none", "none"), ("densepose_rcnn_R_50_MIDv2", "v2", "none"),
-    ("densepose_rcnn_R_50_KTMv2", "none", "v2"), ("ktn_R_50_v2", "v2", "v2")])
+    ("densepose_rcnn_R_50_baseline", False, "none"), ("densepose_rcnn_R_50_MIDv2", True, "none"),
+    ("densepose_rcnn_R_50_KTMv2", False, "v2"), ("ktn_R_50_v2", True, "v2")])
 def test_table_one_presets(name, decoder, ktm):
     cfg = setup_cfg(ROOT / "configs" / f"{name}.yaml")
     head = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    assert (head.DECODER, head.KTM, cfg.MODEL.BACKBONE.NAME, cfg.SOLVER.MAX_ITER) == (decoder, ktm, "resnet50", 130000)
+    assert (head.DECODER_ON, head.KTM, cfg.MODEL.BACKBONE.NAME) == (decoder, ktm, "resnet50")
+    assert cfg.SOLVER.MAX_ITER == 130000
 
 
 def test_backbone_freeze_at_and_norm():
@@ -113,38 +117,6 @@ def test_backbone_freeze_at_and_norm():
     assert not any(p.requires_grad for p in [*body.conv1.parameters(), *body.layer1.parameters()])
     assert all(p.requires_grad for p in body.layer2.parameters())
     assert all(p.requires_grad for p in build_backbone(_tiny()).parameters())
-
-
-def test_load_weights_round_trip_and_summary(tmp_path, tiny_model):
-    state = {k: v.clone() for k, v in tiny_model.state_dict().items()}
-    state.pop("roi_heads.box_predictor.cls_score.bias")
-    state["extra.head.weight"] = torch.zeros(1)
-    state["roi_heads.box_head.fc6.weight"] = torch.zeros(3, 3)
-    path = tmp_path / "model.pth"
-    torch.save({"model": state}, path)
-    torch.manual_seed(1)
-    other = build_model(_tiny())
-    report = load_weights(other, str(path))
-    assert report.missing == ["roi_heads.box_predictor.cls_score.bias"]
-    assert report.unexpected == ["extra.head.weight"]
-    assert report.mismatched == ["roi_heads.box_head.fc6.weight"]
-    assert torch.equal(other.state_dict()["backbone.fpn.inner_blocks.0.0.weight"],
-                       state["backbone.fpn.inner_blocks.0.0.weight"])
-    summary = report.summary()
-    assert "1 missing, 1 unexpected, 1 with another shape" in summary
-    assert "unexpected: extra.head.* (1)" in summary
-
-
-def test_load_weights_errors_name_the_source(tmp_path):
-    model = torch.nn.Linear(2, 2)
-    with pytest.raises(FileNotFoundError, match="nowhere.pth"):
-        load_weights(model, str(tmp_path / "nowhere.pth"))
-    (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="bad.pth"):
-        load_weights(model, str(tmp_path / "bad.pth"))
-    with pytest.raises(ValueError, match="NoSuchWeights"):
-        load_weights(model, "torchvision:NoSuchWeights.V1")
-    assert load_weights(model, "").loaded == []
 
 
 def test_ktm_v1_builds_from_the_keypoints_only_v1_graph():

@@ -36,8 +36,20 @@ def _freeze(modules: list[nn.Module]) -> None:
             p.requires_grad_(False)
 
 
-def _resnet_body(name: str, norm, freeze_at: int) -> tuple[nn.Module, dict[str, str], list[int]]:
+def stride_in_1x1(body: resnet.ResNet) -> None:
+    """Move each stage's stride from the 3×3 conv to the first 1×1 of its first block (detectron2's MSRA
+    ResNets, ``MODEL.RESNETS.STRIDE_IN_1X1``); torchvision puts it on the 3×3."""
+    for layer in (body.layer2, body.layer3, body.layer4):
+        block = layer[0]
+        if not isinstance(block, resnet.Bottleneck):
+            raise ValueError("MODEL.RESNETS.STRIDE_IN_1X1 needs a bottleneck ResNet (resnet50 and deeper)")
+        block.conv1.stride, block.conv2.stride = block.conv2.stride, (1, 1)
+
+
+def _resnet_body(name: str, norm, freeze_at: int, in_1x1: bool) -> tuple[nn.Module, dict[str, str], list[int]]:
     body = getattr(resnet, name)(weights=None, norm_layer=norm)
+    if in_1x1:
+        stride_in_1x1(body)
     _freeze([getattr(body, m) for stage in _RESNET_STAGES[:freeze_at] for m in stage])
     widths = [body.fc.in_features // 2 ** (4 - i) for i in range(1, 5)]
     return body, {f"layer{i}": str(i - 1) for i in range(1, 5)}, widths
@@ -58,7 +70,9 @@ def build_backbone(cfg) -> BackboneWithFPN:
         raise ValueError(f"MODEL.BACKBONE.FREEZE_AT must be in 0..5, got {freeze_at}")
     norm = norm_layer(cfg.MODEL.BACKBONE.NORM)
     if name in RESNETS:
-        body, return_layers, widths = _resnet_body(name, norm, freeze_at)
+        body, return_layers, widths = _resnet_body(name, norm, freeze_at, cfg.MODEL.RESNETS.STRIDE_IN_1X1)
+    elif cfg.MODEL.RESNETS.STRIDE_IN_1X1:
+        raise ValueError("MODEL.RESNETS.STRIDE_IN_1X1 applies to ResNets only; set it to False")
     elif name in MOBILENETS:
         body, return_layers, widths = _mobilenet_body(name, norm, freeze_at)
     else:

@@ -44,8 +44,3 @@ class DensePoseHead(nn.Sequential):
             layers.append(block)
         super().__init__(*layers)
         self.out_channels = channels if num_convs else c_in
-
-
-def build_densepose_head(cfg, c_in: int) -> DensePoseHead:
-    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    return DensePoseHead(c_in, head.CONV_HEAD_DIM, head.NUM_STACKED_CONVS, head.CONV_HEAD_KERNEL, head.SCALE_CONVS_ON)

@@ -5,20 +5,15 @@ from __future__ import annotations
 from torch import Tensor
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 
-from .postprocess import densepose_results
-
 
 class KTN(GeneralizedRCNN):
     """``model(images, targets)`` -> weighted losses (training); ``model(images)`` -> per-image results (eval).
 
-    images: list of (3, H, W) float RGB in [0, 1]. Results per image: ``boxes`` (D, 4), ``scores`` (D,),
-    ``labels`` (D,), ``keypoints`` (D, 17, 3), ``keypoints_scores`` (D, 17) in original-image pixels and
-    ``densepose``: D uint8 arrays (3, H_d, W_d) = [I, U·255, V·255] (``postprocess.iuv_array``).
+    images: list of (3, H, W) float RGB in [0, 1]. Detections per image, in the pixels of the given image:
+    ``boxes`` (D, 4), ``scores`` (D,), ``labels`` (D,), ``densepose`` (a ``DensePoseOutput`` of D rows, the raw
+    maps) and, with a K output, ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17). The post-processing
+    (``build_postprocess``) turns them into results in original-image pixels.
     """
-
-    def __init__(self, backbone, rpn, roi_heads, transform, fg_mask_threshold: float = 0.3):
-        super().__init__(backbone, rpn, roi_heads, transform)
-        self.fg_mask_threshold = fg_mask_threshold
 
     @staticmethod
     def _check_targets(targets: list[dict] | None, n_images: int) -> None:
@@ -39,7 +34,4 @@ class KTN(GeneralizedRCNN):
         detections, detector_losses = self.roi_heads(features, proposals, image_list.image_sizes, targets)
         if self.training:
             return {**proposal_losses, **detector_losses}
-        detections = self.transform.postprocess(detections, image_list.image_sizes, original_sizes)
-        for det in detections:
-            det["densepose"] = densepose_results(*det.pop("densepose_raw"), det["boxes"], self.fg_mask_threshold)
-        return detections
+        return self.transform.postprocess(detections, image_list.image_sizes, original_sizes)

@@ -133,13 +133,13 @@ class MIDv1(nn.Module):
 
 
 def build_mid(cfg) -> nn.Module | None:
-    """MID from ``MODEL.ROI_DENSEPOSE_HEAD.DECODER`` ("v2", "v1" or "none" -> None)."""
+    """The decoder of ``MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON`` / ``DECODER_NAME`` ("MIDv2", "MIDv1"); None when off."""
     head = cfg.MODEL.ROI_DENSEPOSE_HEAD
     dims = dict(c_in=cfg.MODEL.FPN.OUT_CHANNELS, channels=head.DECODER_CONV_DIMS, out_channels=head.DECODER_OUT_DIMS)
-    if head.DECODER == "v2":
-        return MIDv2(multi_scale=head.DECODER_MULTI_SCALE_ON, **dims)
-    if head.DECODER == "v1":
-        return MIDv1(**dims)
-    if head.DECODER == "none":
+    if not head.DECODER_ON:
         return None
-    raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.DECODER must be v2, v1 or none, got {head.DECODER!r}")
+    if head.DECODER_NAME == "MIDv2":
+        return MIDv2(multi_scale=head.DECODER_MULTI_SCALE_ON, **dims)
+    if head.DECODER_NAME == "MIDv1":
+        return MIDv1(**dims)
+    raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.DECODER_NAME must be MIDv2 or MIDv1, got {head.DECODER_NAME!r}")

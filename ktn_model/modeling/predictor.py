@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .ktm import KTM, deconv_rows, location_rows, rows_to_deconv
 from .layers import msra_fill
-
-
-class DensePoseOutput(NamedTuple):
-    """Per-RoI logits/regressions, each (N, C, 112, 112): M (2), I (25), U (25), V (25), S (15), K (17)."""
-
-    M: Tensor
-    I: Tensor  # noqa: E741 (the paper's name)
-    U: Tensor
-    V: Tensor
-    S: Tensor
-    K: Tensor
+from .structures import DensePoseOutput
 
 
 class DensePosePredictor(nn.Module):
@@ -27,6 +15,7 @@ class DensePosePredictor(nn.Module):
 
     With a ``ktm`` the I deconv weight is W_s (no bias), generated from the K deconv (W_kpt), the S deconv
     (W_part) and the box classifier (W_loc); it is cached in eval mode. Without one, I is an ordinary deconv.
+    ``num_keypoints = num_parts = 0`` is detectron2's chart predictor: M, I, U and V only.
     """
 
     def __init__(self, c_in: int, num_keypoints: int = 17, num_parts: int = 15, num_surfaces: int = 25,
@@ -36,11 +25,13 @@ class DensePosePredictor(nn.Module):
         def deconv(c_out: int) -> nn.ConvTranspose2d:
             return msra_fill(nn.ConvTranspose2d(c_in, c_out, kernel, stride=2, padding=kernel // 2 - 1))
 
+        if ktm is not None and not (num_keypoints and num_parts):
+            raise ValueError("KTM generates W_s from the K and S classifiers: the predictor needs both")
         self.m_lowres = deconv(2)
-        self.ann_index_lowres = deconv(num_parts)
+        self.ann_index_lowres = deconv(num_parts) if num_parts else None
         self.u_lowres = deconv(num_surfaces)
         self.v_lowres = deconv(num_surfaces)
-        self.k_lowres = deconv(num_keypoints)
+        self.k_lowres = deconv(num_keypoints) if num_keypoints else None
         self.i_lowres = deconv(num_surfaces) if ktm is None else None
         self.ktm = ktm
         self.up_scale = up_scale
@@ -74,6 +65,7 @@ class DensePosePredictor(nn.Module):
         else:
             d = self.k_lowres
             i_low = F.conv_transpose2d(x, self.surface_weight(box_predictor), stride=d.stride, padding=d.padding)
-        lows = [self.m_lowres(x), i_low, self.u_lowres(x), self.v_lowres(x), self.ann_index_lowres(x), self.k_lowres(x)]
-        return DensePoseOutput(*(self._up(t) for t in lows))
+        lows = [self.m_lowres(x), i_low, self.u_lowres(x), self.v_lowres(x),
+                *(None if layer is None else layer(x) for layer in (self.ann_index_lowres, self.k_lowres))]
+        return DensePoseOutput(*(None if t is None else self._up(t) for t in lows))
 

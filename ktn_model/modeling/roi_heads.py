@@ -1,24 +1,28 @@
-"""RoI heads of KTN (spec §1.2, §9): torchvision's box branch plus the DensePose branch (MID, head, predictor
-with KTM), whose 17-channel K output replaces the keypoint R-CNN head."""
+"""RoI heads of KTN (docs/architecture.md): torchvision's box branch with detectron2's inference, plus the
+DensePose branch (decoder, head, predictor with KTM), whose K output replaces a keypoint R-CNN head."""
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, keypointrcnn_inference
+from torchvision.ops import boxes as box_ops
 
 from .instance import InstanceStrengthening
 from .losses import DensePoseLossWeights, densepose_losses, select_densepose_rois
 from .pooler import DensePosePooler
-from .predictor import DensePoseOutput, DensePosePredictor
+from .predictor import DensePosePredictor
+from .structures import DensePoseOutput
 
 
 class KTNRoIHeads(RoIHeads):
     """``RoIHeads`` whose mask/keypoint branches are replaced by the DensePose branch.
 
     Training returns the box and DensePose losses; inference returns per image ``boxes``, ``scores``,
-    ``labels``, ``keypoints`` (D, 17, 3), ``keypoints_scores`` (D, 17) in input pixels and ``densepose_raw``,
-    the (M, I, U, V) maps of the detections, each (D, C, 112, 112). With ``instance_strengthening`` the
-    training losses include ``loss_is``.
+    ``labels`` in input pixels, ``densepose`` (a ``DensePoseOutput`` with one row per detection) and, when the
+    predictor has a K output, ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17). With
+    ``instance_strengthening`` the training losses include ``loss_is``.
     """
 
     def __init__(self, box_roi_pool: nn.Module, box_head: nn.Module, box_predictor: nn.Module,
@@ -35,9 +39,29 @@ class KTNRoIHeads(RoIHeads):
 
     def densepose(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
                   ) -> tuple[DensePoseOutput, Tensor | None]:
-        """The predictor's outputs for ``boxes`` and MID's P^c (None without MID)."""
+        """The predictor's outputs for ``boxes`` (concatenated) and the decoder map (None without one)."""
         x, p_c = self.densepose_pooler(features, boxes, image_shapes)
         return self.densepose_predictor(self.densepose_head(x), self.box_predictor), p_c
+
+    def postprocess_detections(self, class_logits: Tensor, box_regression: Tensor, proposals: list[Tensor],
+                               image_shapes: list[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+        """detectron2's ``fast_rcnn_inference``: softmax, decode, clip, score > thresh, NMS per class, top-k.
+
+        Unlike torchvision, boxes are not dropped for being small: empty ones go after the rescale.
+        """
+        boxes_all = self.box_coder.decode(box_regression, proposals).split([len(p) for p in proposals])
+        scores_all = F.softmax(class_logits, -1).split([len(p) for p in proposals])
+        out = ([], [], [])
+        for boxes, scores, shape in zip(boxes_all, scores_all, image_shapes, strict=True):
+            boxes = box_ops.clip_boxes_to_image(boxes, shape)[:, 1:].reshape(-1, 4)  # (N·C, 4) without background
+            labels = torch.arange(1, scores.shape[1], device=scores.device).repeat(len(scores))  # (N·C,)
+            scores = scores[:, 1:].reshape(-1)
+            keep = torch.where(scores > self.score_thresh)[0]
+            boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+            keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)[: self.detections_per_img]
+            for acc, t in zip(out, (boxes, scores, labels), strict=True):
+                acc.append(t[keep])
+        return out
 
     def forward(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
                 targets: list[dict] | None = None) -> tuple[list[dict], dict[str, Tensor]]:
@@ -57,10 +81,10 @@ class KTNRoIHeads(RoIHeads):
             return [], {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, **losses}
         boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
         out, _ = self.densepose(features, boxes, image_shapes)
-        keypoints, keypoint_scores = keypointrcnn_inference(out.K, boxes)
-        counts = [len(b) for b in boxes]
-        raw = list(zip(*(t.split(counts) for t in (out.M, out.I, out.U, out.V)), strict=True))
-        return [
-            {"boxes": b, "scores": s, "labels": lab, "keypoints": k, "keypoints_scores": ks, "densepose_raw": r}
-            for b, s, lab, k, ks, r in zip(boxes, scores, labels, keypoints, keypoint_scores, raw, strict=True)
-        ], {}
+        detections = [{"boxes": b, "scores": s, "labels": lab, "densepose": dp}
+                      for b, s, lab, dp in zip(boxes, scores, labels, out.split([len(b) for b in boxes]), strict=True)]
+        if out.K is not None:
+            keypoints, keypoint_scores = keypointrcnn_inference(out.K, boxes)
+            for det, k, ks in zip(detections, keypoints, keypoint_scores, strict=True):
+                det.update(keypoints=k, keypoints_scores=ks)
+        return detections, {}

@@ -1,46 +1,165 @@
-"""``load_weights(model, spec)``: a local checkpoint or torchvision weights (``torchvision:<Enum>.<NAME>``).
+"""Reading weights (docs/pretrained.md): the file format is detected from its content, not its suffix.
 
-Tensors are matched by name; those whose shape differs are skipped. Classification weights
-(ImageNet ResNets) land under ``backbone.body.``; detection weights (e.g. keypoint R-CNN) keep their
-names, so backbone, RPN and box head load and the keypoint head is reported as unexpected.
+- detectron2 model-zoo ``.pkl``: a pickle of ``{"model": {name: numpy array}, ...}``, read with the restricted
+  unpickler (numpy arrays and builtins only; a pickle that would run code is refused);
+- detectron2 / KTN-release ``.pth`` and this project's checkpoints: torch zip files, ``torch.load(weights_only=True)``;
+- ``torchvision:<Enum>.<NAME>``: torchvision weights, for initialisation (a partial load, reported).
+
+A detectron2 or release layout is converted on load. A checkpoint must fit the model exactly: a model tensor
+without a source, a source tensor left unused (other than the known buffers) or a shape that differs is a
+``WeightsMismatch`` listing them, grouped. Nothing is ever loaded partially and silently.
 """
 
 from __future__ import annotations
 
 import logging
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torchvision.models import get_weight
 
+from ktn_kg.errors import KGError
+from ktn_kg.safe_pickle import safe_load
+
+from .detectron2_layout import (
+    CELL_ANCHORS,
+    PIXEL_KEYS,
+    SCALE_CONV_ALIAS,
+    Detectron2Names,
+    from_detectron2,
+    to_detectron2,
+)
+
 TORCHVISION = "torchvision:"
 BACKBONE_BODY = "backbone.body."
+EXPORT_LAYOUTS = ("detectron2", "ktnv2")  # ktnv2: detectron2 names plus the release's buffers and aliases
 logger = logging.getLogger(__name__)
+
+
+class WeightsMismatch(ValueError):
+    """A checkpoint that does not fit the model (the message lists what and where)."""
+
+
+def _group(name: str) -> str:
+    """A name's group: its components up to the first numeric one (a block index), at most three otherwise."""
+    parts = name.split(".")
+    numeric = next((i for i, p in enumerate(parts) if p.isdigit()), None)
+    return ".".join(parts[: numeric + 1 if numeric is not None else 3])
+
+
+def _groups(names: list[str]) -> str:
+    """Names grouped as ``group.* (count)``; a group of one whole name is printed as the name."""
+    counts = Counter(_group(n) for n in names)
+    return ", ".join(g if g in names and c == 1 else f"{g}.* ({c})" for g, c in sorted(counts.items()))
 
 
 @dataclass
 class LoadReport:
-    """What ``load_weights`` did: names loaded, missing from the source, unexpected in it, shape-mismatched."""
+    """What ``load_weights`` did: names loaded, and (for a torchvision initialisation) the rest."""
 
     source: str
+    layout: str
     loaded: list[str]
     missing: list[str]
     unexpected: list[str]
-    mismatched: list[str]
 
     def summary(self) -> str:
-        """One readable block: counts, then the names grouped by their first two components."""
-        lines = [f"weights {self.source}: loaded {len(self.loaded)} tensors, {len(self.missing)} missing, "
-                 f"{len(self.unexpected)} unexpected, {len(self.mismatched)} with another shape"]
-        for title, names in (("missing", self.missing), ("unexpected", self.unexpected),
-                             ("shape mismatch", self.mismatched)):
-            groups = Counter(".".join(n.split(".")[:2]) for n in names)
-            if groups:
-                lines.append(f"  {title}: " + ", ".join(f"{g}.* ({c})" for g, c in sorted(groups.items())))
+        lines = [f"weights {self.source} ({self.layout} layout): loaded {len(self.loaded)} tensors"]
+        for title, names in (("not in the weights", self.missing), ("not used", self.unexpected)):
+            if names:
+                lines.append(f"  {title}: {_groups(names)}")
         return "\n".join(lines)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
+    """The state dict of a checkpoint file, whatever its format; ValueError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    if zipfile.is_zipfile(path):
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)  # never executes pickled code
+        except Exception as e:  # noqa: BLE001 (torch raises several unrelated types for bad files)
+            raise ValueError(f"{path}: not a readable torch checkpoint ({str(e).splitlines()[0]})") from None
+    else:
+        try:
+            data = safe_load(path)
+        except KGError as e:
+            raise ValueError(f"{path}: not a readable checkpoint (neither a torch file nor a plain pickle): "
+                             f"{str(e).split(': ', 1)[-1]}") from None
+    state = data.get("model", data) if isinstance(data, dict) else None
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path}: expected a state dict, or a dict with one under 'model'")
+    bad = [k for k, v in state.items() if not isinstance(v, (Tensor, np.ndarray))]
+    if bad:
+        raise ValueError(f"{path}: entries that are not arrays: {_groups(bad)}")
+    return {k: torch.as_tensor(v) for k, v in state.items()}
+
+
+def detect_layout(state: dict[str, Tensor], source: str) -> str:
+    """"ktn" (this project, torchvision names) or "detectron2" (detectron2 and the KTN release)."""
+    if any(k.startswith(("backbone.body.", "rpn.")) for k in state):
+        return "ktn"
+    if any(k.startswith(("backbone.bottom_up.", "proposal_generator.")) for k in state):
+        return "detectron2"
+    raise ValueError(f"{source}: unknown checkpoint layout (first keys: {', '.join(list(state)[:3])})")
+
+
+def layout_names(model: nn.Module) -> Detectron2Names:
+    """The detectron2 / release names of ``model``'s tensors (see ``detectron2_layout``)."""
+    pooler, head = model.roi_heads.densepose_pooler, model.roi_heads.densepose_head
+    decoder = None if pooler.mid is None else type(pooler.mid).__name__
+    scale_convs = hasattr(head, "__getitem__") and type(head[0]).__name__ == "ScaleConvs"
+    return Detectron2Names(decoder, scale_convs, model.roi_heads.densepose_predictor.k_lowres is None)
+
+
+def _check_buffers(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
+    """The release's pixel / anchor buffers and ScaleConv aliases must agree with the model and config."""
+    transform = model.transform
+    expected = {"pixel_mean": transform.image_mean, "pixel_std": transform.image_std}
+    for key in PIXEL_KEYS:
+        if key in state and not np.allclose(state[key].flatten().tolist(), expected[key]):
+            raise WeightsMismatch(f"{source}: {key} {state[key].flatten().tolist()} differs from the config's "
+                                  f"MODEL.{key.upper()} {list(expected[key])}")
+    cells = model.rpn.anchor_generator.cell_anchors
+    for key in (k for k in state if k.startswith(CELL_ANCHORS)):
+        level = int(key[len(CELL_ANCHORS):])
+        if level >= len(cells) or not torch.allclose(state[key].float(), cells[level].cpu(), atol=1e-4):
+            raise WeightsMismatch(f"{source}: {key} differs from the anchors of MODEL.ANCHOR_GENERATOR")
+    for key in (k for k in state if k.startswith(SCALE_CONV_ALIAS[1])):
+        twin = SCALE_CONV_ALIAS[0] + key[len(SCALE_CONV_ALIAS[1]):]
+        if twin not in state or not torch.equal(state[key], state[twin]):
+            raise WeightsMismatch(f"{source}: {key} is not a copy of {twin}")
+
+
+def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, source: str) -> dict[str, Tensor]:
+    """``state`` in ``layout`` -> ``model``'s own names and layouts; WeightsMismatch unless it fits exactly."""
+    own = model.state_dict()
+    if layout == "detectron2":
+        _check_buffers(model, state, source)
+        names = layout_names(model)
+        theirs = {names(k): k for k in own}
+        known = {k for k in state if k in PIXEL_KEYS or k.startswith((CELL_ANCHORS, SCALE_CONV_ALIAS[1]))}
+        state = {theirs.get(k, "?" + k): v for k, v in state.items() if k not in known}
+        converted = {k: from_detectron2(k, v) for k, v in state.items() if not k.startswith("?")}
+        unused = [k[1:] for k in state if k.startswith("?")]
+    else:
+        converted, unused = {k: v for k, v in state.items() if k in own}, [k for k in state if k not in own]
+    missing = [k for k in own if k not in converted]
+    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in converted.items()
+              if tuple(v.shape) != tuple(own[k].shape)]
+    problems = [f"{len(missing)} model tensors have no source: {_groups(missing)}" if missing else "",
+                f"{len(unused)} checkpoint tensors are not used: {_groups(unused)}" if unused else "",
+                f"{len(shapes)} shapes differ: {'; '.join(shapes[:4])}" if shapes else ""]
+    if any(problems):
+        raise WeightsMismatch(f"{source} does not fit this config ({layout} layout): "
+                              + "; ".join(p for p in problems if p))
+    return {k: v.to(own[k].dtype) for k, v in converted.items()}
 
 
 def _torchvision_state_dict(name: str) -> dict[str, Tensor]:
@@ -57,29 +176,51 @@ def _torchvision_state_dict(name: str) -> dict[str, Tensor]:
     return state
 
 
-def _checkpoint_state_dict(path: str) -> dict[str, Tensor]:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)  # never executes pickled code
-    except Exception as e:  # noqa: BLE001 (torch raises several unrelated types for bad files)
-        raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
-    state = data.get("model", data) if isinstance(data, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(f"{path}: expected a state dict, or a dict with one under 'model'")
-    return state
-
-
 def load_weights(model: nn.Module, spec: str) -> LoadReport:
-    """Load ``spec`` ("" = keep the random init) into ``model`` non-strictly and log one summary."""
+    """Load ``spec`` ("" = keep the random init) into ``model``; one summary line is logged.
+
+    A checkpoint file must fit exactly (``WeightsMismatch`` otherwise). ``torchvision:`` weights initialise what
+    they have (e.g. an ImageNet backbone) and the summary lists the rest.
+    """
     if not spec:
-        return LoadReport("(none)", [], [], [], [])
-    source = (_torchvision_state_dict(spec[len(TORCHVISION):]) if spec.startswith(TORCHVISION)
-              else _checkpoint_state_dict(spec))
-    own = model.state_dict()
-    matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(matched, strict=False)
-    report = LoadReport(spec, sorted(matched), sorted(set(own) - set(source)), sorted(set(source) - set(own)),
-                        sorted(k for k in source if k in own and own[k].shape != source[k].shape))
+        return LoadReport("(none)", "-", [], [], [])
+    if spec.startswith(TORCHVISION):
+        source, own = _torchvision_state_dict(spec[len(TORCHVISION):]), model.state_dict()
+        matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+        model.load_state_dict(matched, strict=False)
+        report = LoadReport(spec, "torchvision", sorted(matched), sorted(set(own) - set(matched)),
+                            sorted(set(source) - set(matched)))
+    else:
+        state = read_checkpoint(spec)
+        layout = detect_layout(state, spec)
+        converted = convert_to_model(model, state, layout, spec)
+        model.load_state_dict(converted, strict=True)
+        report = LoadReport(spec, layout, sorted(converted), [], [])
     logger.info(report.summary())
     return report
+
+
+def export_weights(model: nn.Module, layout: str) -> dict[str, Tensor]:
+    """``model``'s tensors in the original code's names and layouts; ``layout`` is one of ``EXPORT_LAYOUTS``.
+
+    "ktnv2" adds what the release's own state dict holds besides parameters: ``pixel_mean`` / ``pixel_std``,
+    the RPN cell anchors and the ``ScaleConv.*`` second name of ``ScaleConvs.*``.
+    """
+    if layout not in EXPORT_LAYOUTS:
+        raise ValueError(f"layout must be one of {EXPORT_LAYOUTS}, got {layout!r}")
+    names = layout_names(model)
+    out: dict[str, Tensor] = {}
+    for key, value in model.state_dict().items():
+        name = names(key)
+        if name is None:
+            raise ValueError(f"{key} has no counterpart in the {layout} layout")
+        out[name] = to_detectron2(key, value).detach().cpu().clone()
+    if layout == "ktnv2":
+        transform = model.transform
+        for key, values in zip(PIXEL_KEYS, (transform.image_mean, transform.image_std), strict=True):
+            out[key] = torch.tensor(values, dtype=torch.float32).reshape(3, 1, 1)
+        for level, cells in enumerate(model.rpn.anchor_generator.cell_anchors):
+            out[f"{CELL_ANCHORS}{level}"] = cells.detach().cpu().clone()
+        alias, name = SCALE_CONV_ALIAS
+        out.update({name + k[len(alias):]: v for k, v in list(out.items()) if k.startswith(alias)})
+    return out
