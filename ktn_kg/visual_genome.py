@@ -10,7 +10,6 @@ the three rules are then applied once per distinct pair, for every task.
 from __future__ import annotations
 
 import gzip
-import os
 import zipfile
 import zlib
 from collections import Counter
@@ -49,13 +48,14 @@ def relevant_words(vocabs: Iterable[TaskVocab], surface_base: Iterable[str]) -> 
 
 
 def count_pairs(
-    path: str | Path, relevant: frozenset[str], progress: bool = False, workers: int | None = None, block: int = BLOCK
+    path: str | Path, relevant: frozenset[str], progress: bool = False, workers: int = 1, block: int = BLOCK
 ) -> tuple[PairCounts, dict]:
     """Count ``relationships.json`` (plain, .gz or .zip) → (pair counts, {"images", "relationships"}).
 
     Words outside ``relevant`` are replaced by None, which keeps the counter small and leaves every
     rule's outcome unchanged (None matches no vocabulary). A plain file is decoded in byte ranges of
-    about ``block`` bytes by ``workers`` processes (default: the usable cores); results are identical.
+    about ``block`` bytes, in ``workers`` spawned processes when above 1 (the caller's main module
+    then needs an ``if __name__ == "__main__":`` guard); the counts are identical either way.
     """
     path = Path(path)
     if not path.is_file():
@@ -63,7 +63,7 @@ def count_pairs(
     with open(path, "rb") as f:
         magic = f.read(4)
     if not magic.startswith(_GZIP_MAGIC) and magic != _ZIP_MAGIC:
-        counted = _count_plain(path, relevant, progress, workers or len(os.sched_getaffinity(0)), block)
+        counted = _count_plain(path, relevant, progress, workers, block)
         if counted is not None:
             return counted
     return _count_stream(path, relevant, progress)

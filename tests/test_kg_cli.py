@@ -107,14 +107,21 @@ def test_build_is_deterministic_and_without_vg_drops_m_f(files, tmp_path):
     np.testing.assert_array_equal(g.matrix("kpt"), expected)
 
 
-def test_default_embedding_reproduces_committed_v1():
-    out = Path(__file__).resolve().parents[1] / "graphs" / "v1.pkl"
-    committed = load_graph(out)
+def test_default_embedding_rebuilds_the_committed_graphs_byte_for_byte():
+    """The built-in path (float64 MiniLM, rounded to 6 decimals, integer dot products) gives the committed
+    files exactly, and its cosine does not depend on the summation order of the 384 dimensions."""
     from ktn_kg import BuildInputs, build_graph
+    from ktn_kg.embeddings import SentenceEmbedder
+    from ktn_kg.recipe import cosine
 
-    fresh = build_graph(BuildInputs(graph_version="v1"))
-    np.testing.assert_allclose(fresh.matrix("kpt"), committed.matrix("kpt"), rtol=0, atol=1e-6)
-    assert fresh.provenance["embedding"] == committed.provenance["embedding"]
+    root = Path(__file__).resolve().parents[1] / "graphs"
+    for version in ("v1", "v2"):
+        assert build_graph(BuildInputs(graph_version=version)).to_bytes() == (root / f"{version}.pkl").read_bytes()
+    vectors = SentenceEmbedder().embed([("middle", "nose"), ("left", "eye"), ("full", "back", "torso")])
+    assert vectors.shape == (3, 384) and (vectors == np.rint(vectors)).all()
+    np.testing.assert_allclose(np.sqrt((vectors**2).sum(axis=1)), 1e6, rtol=1e-5)
+    reordered = np.random.default_rng(0).permutation(384)
+    assert np.array_equal(cosine(vectors[:1], vectors), cosine(vectors[:1, reordered], vectors[:, reordered]))
 
 
 @pytest.mark.parametrize("fmt", ["npz", "graphml", "gexf", "csv"])
