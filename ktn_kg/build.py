@@ -34,7 +34,7 @@ class BuildInputs:
 
 
 def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
-    """Run the whole construction (spec §5): embeddings → M_s, VG counts → M_f, rules → I, combine, layout."""
+    """The whole construction (docs/knowledge_graph.md): embeddings → M_s, VG counts → M_f, rules → I, layout."""
     vocab, tasks = _vocabulary(inputs)
     kind, vec_path = inputs.vectors or (None, None)
     # input files are hashed in a worker thread: reads and sha256 release the GIL, so this overlaps the parsing
@@ -103,7 +103,7 @@ def _task_graph(vocab: Vocabulary, task: str, recipe: Recipe, embedder, counts) 
 
 
 def _check_finite(task: str, tv, f: np.ndarray, m_f: np.ndarray) -> None:
-    """The assertion of spec §5.7: ColRowNorm must not produce NaN (a node or surface with no VG count)."""
+    """ColRowNorm must not produce NaN (a node or surface with no VG count): one error naming them all."""
     if np.isfinite(m_f).all():
         return
     rows = [tv.nodes[k].name for k in np.flatnonzero(f.sum(axis=1) == 0)]

@@ -1,4 +1,4 @@
-"""Fast path for a plain ``relationships.json``: element-aligned byte ranges decoded by msgspec in parallel.
+"""Fast path for a plain ``relationships.json``: element-aligned byte ranges, decoded by msgspec.
 
 The top-level array is cut into ranges of about ``block`` bytes, each ending just before the ``,`` that
 opens an image entry (found by the bytes every entry starts with, e.g. ``{"image_id"``). Each range is

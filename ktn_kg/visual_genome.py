@@ -1,6 +1,6 @@
 """Visual Genome relationship counting F (docs/knowledge_graph.md, "Counting F"), memory flat in the file size.
 
-A plain ``.json`` is cut into element-aligned byte ranges decoded by msgspec in parallel
+A plain ``.json`` is cut into element-aligned byte ranges decoded by msgspec, optionally in parallel
 (:mod:`ktn_kg.vg_ranges`); ``.json.gz``, ``.zip`` and any file that path cannot decode are streamed
 in one pass with ijson's C backend (yajl2_c), one image entry at a time, which also reports bad JSON
 with its byte offset. Only the (subject word, object word) pairs that can fire a rule are tallied;

@@ -1,4 +1,5 @@
-"""Visual Genome counting (spec §5.5): both entity forms, the three rules, compressed inputs, bad input."""
+"""Visual Genome counting (docs/knowledge_graph.md): both entity forms, the three rules, compressed inputs, bad input,
+and the byte-range path against the stream."""
 
 import gzip
 from collections import Counter
