@@ -8,6 +8,8 @@ import typer
 
 from ktn_cli.common import guarded, make_app
 
+DIFFERENCES_FOUND = 1  # exit code of ``diff`` when the graphs differ, as diff(1)
+
 app = make_app("ktn-kg", "Build, inspect, compare and export the CRKG matrices used by KTM.")
 
 
@@ -22,19 +24,29 @@ def _vectors(glove: Path | None, word2vec: Path | None, fasttext: Path | None) -
 @guarded
 def build(
     out: Path = typer.Option(..., "--out", help="Graph file to write (e.g. graphs/v2.pkl)."),
-    recipe: str = typer.Option("release", "--recipe", help="release (spec §5, KTNv2 script) or paper (Eq. 1-3)."),
-    omega: float = typer.Option(0.5, "--omega", help="ω of Eq. 3 (paper recipe)."),
-    tau: float = typer.Option(0.5, "--tau", help="τ of Eq. 3 (paper recipe)."),
+    recipe: str = typer.Option(
+        "release", "--recipe", help="release (the KTNv2 script) or paper (Eq. 1-3); see docs/knowledge_graph.md."
+    ),
+    omega: float = typer.Option(0.5, "--omega", help="ω of Eq. 3 (paper recipe), in [0, 1]."),
+    tau: float = typer.Option(0.5, "--tau", help="τ of Eq. 3 (paper recipe), in [0, 1]."),
     graph_version: str = typer.Option("v2", "--graph-version", help="v1 = keypoints only; v2 = kpt + part + person."),
     vocab: Path | None = typer.Option(None, "--vocab", help="Vocabulary YAML (default: the built-in release lists)."),
     glove: Path | None = typer.Option(None, "--glove", help="GloVe text file (no header), e.g. glove.6B.300d.txt."),
     word2vec: Path | None = typer.Option(None, "--word2vec", help="word2vec file (text, or binary if *.bin)."),
     fasttext: Path | None = typer.Option(None, "--fasttext", help="fastText .bin model or .vec text file."),
     vg: Path | None = typer.Option(None, "--vg", help="Visual Genome relationships.json (.json, .json.gz or .zip)."),
-    oov: str = typer.Option("error", "--oov", help="Out-of-vocabulary words: error, or zero vectors."),
+    oov: str = typer.Option(
+        "error", "--oov", help="Words missing from the vectors: 'error' (stop, listing them) or 'zero' (zero vectors)."
+    ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes decoding a plain .json Visual Genome file (see docs/knowledge_graph.md)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Build a CRKG graph file from word vectors and (optionally) Visual Genome relationships."""
+    """Build a CRKG graph file from word vectors and (optionally) Visual Genome relationships.
+
+    Recipes, terms, file format, reproducibility and build speed: docs/knowledge_graph.md.
+    """
     from ktn_kg.build import BuildInputs, build_graph
     from ktn_kg.recipe import Recipe
 
@@ -46,6 +58,7 @@ def build(
         vg=vg,
         oov=oov,
         progress=not quiet,
+        workers=workers,
     )
     path = build_graph(inputs).save(out)
     typer.echo(f"wrote {path}")
@@ -91,7 +104,7 @@ def _checked_tasks(g, path: Path, tasks: list[str]) -> list[str]:
 def inspect(
     graph: Path = typer.Argument(..., help="Graph file."),
     task: str | None = typer.Option(None, "--task", help="kpt, part or person (default: every task of the graph)."),
-    node: str | None = typer.Option(None, "--node", help="Only this row node."),
+    node: str | None = typer.Option(None, "--node", help="Only this row node (in every task that has it)."),
     top: int = typer.Option(5, "--top", min=1, help="Strongest edges shown per node."),
     heatmap: Path | None = typer.Option(None, "--heatmap", help="Also draw the --task matrix (default kpt) as a PNG."),
 ) -> None:
@@ -103,6 +116,11 @@ def inspect(
 
     g = load_graph(graph)
     tasks = _checked_tasks(g, graph, [task] if task else list(g.tasks))
+    if node is not None and task is None:
+        tasks = [t for t in tasks if node in g.names(t)]
+        if not tasks:
+            raise ValueError(f"{graph}: no node {node!r} in any task graph ({', '.join(g.tasks)})")
+    written = None if heatmap is None else save_heatmap(g, task or next(iter(g.tasks)), heatmap)
     console = _console()
     info = Table(title=f"{graph.name}", show_header=False)
     for key, value in provenance_lines(g):
@@ -111,8 +129,8 @@ def inspect(
     for t in tasks:
         edges = strongest_edges(g, t, node, top).drop(columns="task")
         console.print(_table(f"{t}: top {top} edges per node", edges))
-    if heatmap is not None:
-        typer.echo(f"wrote {save_heatmap(g, tasks[0], heatmap)}")
+    if written is not None:
+        typer.echo(f"wrote {written}")
 
 
 @app.command()
@@ -122,7 +140,7 @@ def diff(
     b: Path = typer.Argument(..., help="Second graph file."),
     tol: float = typer.Option(0.0, "--tol", min=0.0, help="Report edges whose |b - a| exceeds this."),
 ) -> None:
-    """Edges whose weight changed beyond --tol, and provenance differences."""
+    """Edges whose weight changed beyond --tol, and provenance differences. Exit code 0: none, 1: some differ."""
     import pandas as pd
 
     from ktn_kg import load_graph
@@ -141,6 +159,7 @@ def diff(
         console.print(f"no edge of the common tasks differs by more than {tol}")
     else:
         console.print(_table(f"{len(edges)} edges differ by more than {tol}", edges, "{:.6g}"))
+    raise typer.Exit(DIFFERENCES_FOUND)
 
 
 @app.command()
@@ -162,12 +181,12 @@ def export(
 @guarded
 def import_(
     folder: Path = typer.Argument(..., help="Folder with kpt_surf_crkg.pkl (and part_, person_surf_crkg.pkl)."),
-    out: Path | None = typer.Option(None, "--out", help="Graph file to write [default: FOLDER/crkg_imported.pkl]."),
+    out: Path = typer.Option(..., "--out", help="Graph file to write (e.g. graphs/imported.pkl)."),
 ) -> None:
     """Read the official KTNv2 CRKG pickles into a graph file (provenance "imported")."""
     from ktn_kg.exchange import import_release
 
-    typer.echo(f"wrote {import_release(folder).save(out or folder / 'crkg_imported.pkl')}")
+    typer.echo(f"wrote {import_release(folder).save(out)}")
 
 
 @app.command()

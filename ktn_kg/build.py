@@ -20,7 +20,8 @@ from .vocabulary import Vocabulary, load_vocabulary
 @dataclass(frozen=True)
 class BuildInputs:
     """Everything ``ktn-kg build`` takes. ``vectors`` is (kind, path) with kind glove/word2vec/fasttext,
-    or None for the built-in sentence-embedding default."""
+    or None for the built-in sentence-embedding default. ``workers`` processes decode a plain
+    Visual Genome .json (docs/knowledge_graph.md, "Build speed")."""
 
     graph_version: str = "v2"
     recipe: Recipe = Recipe()
@@ -29,10 +30,11 @@ class BuildInputs:
     vg: str | Path | None = None
     oov: str = "error"
     progress: bool = False
+    workers: int = 1
 
 
 def build_graph(inputs: BuildInputs) -> KnowledgeGraph:
-    """Run the whole construction (spec §5): embeddings → M_s, VG counts → M_f, rules → I, combine, layout."""
+    """The whole construction (docs/knowledge_graph.md): embeddings → M_s, VG counts → M_f, rules → I, layout."""
     vocab, tasks = _vocabulary(inputs)
     kind, vec_path = inputs.vectors or (None, None)
     # input files are hashed in a worker thread: reads and sha256 release the GIL, so this overlaps the parsing
@@ -78,7 +80,7 @@ def _visual_genome_counts(inputs: BuildInputs, vocab: Vocabulary, tasks: tuple[s
     if inputs.vg is None:
         return None, None
     relevant = relevant_words([vocab.tasks[t] for t in tasks], vocab.surface_base_labels)
-    pairs, stats = count_pairs(inputs.vg, relevant, progress=inputs.progress)
+    pairs, stats = count_pairs(inputs.vg, relevant, progress=inputs.progress, workers=inputs.workers)
     return {t: rule_counts(pairs, vocab.tasks[t], vocab.surface_base_labels) for t in tasks}, stats
 
 
@@ -101,7 +103,7 @@ def _task_graph(vocab: Vocabulary, task: str, recipe: Recipe, embedder, counts) 
 
 
 def _check_finite(task: str, tv, f: np.ndarray, m_f: np.ndarray) -> None:
-    """The assertion of spec §5.7: ColRowNorm must not produce NaN (a node or surface with no VG count)."""
+    """ColRowNorm must not produce NaN (a node or surface with no VG count): one error naming them all."""
     if np.isfinite(m_f).all():
         return
     rows = [tv.nodes[k].name for k in np.flatnonzero(f.sum(axis=1) == 0)]

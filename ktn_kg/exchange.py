@@ -119,4 +119,6 @@ def _release_matrix(path: Path, task: str) -> np.ndarray:
     if not isinstance(arr, np.ndarray) or arr.shape != RELEASE_SHAPES[task] or arr.dtype.kind != "f":
         shape = getattr(arr, "shape", type(arr).__name__)
         raise KGError(f"{path}: expected a float array of shape {RELEASE_SHAPES[task]}, got {shape}")
+    if not np.isfinite(arr).all():
+        raise KGError(f"{path}: {np.count_nonzero(~np.isfinite(arr))} non-finite values (NaN or inf)")
     return arr.astype(np.float64)

@@ -141,7 +141,7 @@ def load_graph(path: str | Path) -> KnowledgeGraph:
     envelope = safe_load(path)
     content = check_envelope(envelope, str(path))
     try:
-        return _from_content(content)
+        return _from_content(content, str(path))
     except (KeyError, TypeError, AttributeError) as e:
         raise KGError(f"{path}: malformed graph content: {e!r}") from None
 
@@ -162,7 +162,7 @@ def check_envelope(envelope, source: str) -> dict:
     return content
 
 
-def _from_content(content: dict) -> KnowledgeGraph:
+def _from_content(content: dict, source: str) -> KnowledgeGraph:
     tasks = {
         t: TaskGraph(tuple(g["rows"]), g["matrix"], dict(g["components"])) for t, g in content["tasks"].items()
     }
@@ -171,7 +171,7 @@ def _from_content(content: dict) -> KnowledgeGraph:
     )
     problems = graph_problems(graph)
     if problems:
-        raise KGError("; ".join(problems))
+        raise KGError(f"{source}: " + "; ".join(problems))
     return graph
 
 

@@ -1,7 +1,8 @@
 """CRKG arithmetic: rule matrix, count expansion, ColRowNorm, cosine, the two combination recipes, layout.
 
 All matrices here are float64 numpy arrays. "Base" matrices are K×24 (node rows × DensePose surfaces
-I = 1..24); :func:`release_layout` turns them into the released (rows, 25) layout (model spec §5.9).
+I = 1..24); :func:`release_layout` turns them into the released (rows, 25) layout. The formulas are
+explained in docs/knowledge_graph.md.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from .errors import KGError
 from .vocabulary import Surface, TaskVocab
 
 RECIPES = ("release", "paper")
-# release recipe (§5.2): overall factor per task and whether the rule term R is added
+# release recipe (docs/knowledge_graph.md, "Recipes"): overall factor per task and whether the rule term R is added
 RELEASE_WEIGHTS = {"kpt": 0.3, "part": 0.3, "person": 0.5}
 RELEASE_RULE_TERM = {"kpt": True, "part": True, "person": False}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How M_s, M_f and I are combined: ``release`` (spec §5.2) or ``paper`` (Eq. 3 with ω, τ)."""
+    """How M_s, M_f and I are combined: ``release`` (the KTNv2 script) or ``paper`` (Eq. 3 with ω, τ)."""
 
     name: str = "release"
     omega: float = 0.5
@@ -31,6 +32,9 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.name not in RECIPES:
             raise KGError(f"unknown recipe {self.name!r}; choose one of {', '.join(RECIPES)}")
+        for key, value in (("omega", self.omega), ("tau", self.tau)):
+            if not 0.0 <= value <= 1.0:
+                raise KGError(f"--{key} must be in [0, 1], got {value}")
 
     def as_dict(self) -> dict:
         """Parameters recorded in the graph file (ω, τ only for the paper recipe)."""
@@ -40,7 +44,7 @@ class Recipe:
 
 
 def rule_matrix(tv: TaskVocab) -> np.ndarray:
-    """Identification rules I / R (spec §5.4): (K, 24), 1 where node k is composed with surface I = s.
+    """Identification rules I / R (the rule term): (K, 24), 1 where node k is composed with surface I = s.
 
     Built as float32 like the released script; it holds only 0/1, so the later float64 upcast is exact.
     """
@@ -51,7 +55,7 @@ def rule_matrix(tv: TaskVocab) -> np.ndarray:
 
 
 def expand_counts(tv: TaskVocab, surfaces: tuple[Surface, ...], counts: Mapping[tuple[str, str], int]) -> np.ndarray:
-    """Base-label counts F[a][b] → full (K, 24) matrix (spec §5.6).
+    """Base-label counts F[a][b] → full (K, 24) matrix (side-group expansion).
 
     Node k receives F[base(k)][base(s)] in column s only when the side of surface s is one of the
     node's ``sides``; this reproduces the left/right-agnostic keypoint expansion and the upper/lower
@@ -66,7 +70,7 @@ def expand_counts(tv: TaskVocab, surfaces: tuple[Surface, ...], counts: Mapping[
 
 
 def col_row_norm(x: np.ndarray) -> np.ndarray:
-    """ColRowNorm (spec §5.7): X_ij / sqrt(r_i · c_j) with row sums r and column sums c of X (R, C).
+    """ColRowNorm (release M_f): X_ij / sqrt(r_i · c_j) with row sums r and column sums c of X (R, C).
 
     The symmetric D^-1/2 A D^-1/2 normalisation. A zero row or column gives NaN (0/0), exactly as the
     released script; callers decide whether that is an error.
@@ -84,7 +88,7 @@ def rescale_unit(x: np.ndarray) -> np.ndarray:
 
 
 def cosine(e2d: np.ndarray, es: np.ndarray) -> np.ndarray:
-    """M_s / Cos (Eq. 1, spec §5.8): (E2D E_Sᵀ) / (‖E2D‖ ‖E_S‖ᵀ) for E2D (K, D), E_S (S, D) → (K, S).
+    """M_s / Cos (Eq. 1): (E2D E_Sᵀ) / (‖E2D‖ ‖E_S‖ᵀ) for E2D (K, D), E_S (S, D) → (K, S).
 
     Norms are per-row L2 norms. A zero-norm phrase (possible only with ``--oov zero``) gets cosine 0.
     """
@@ -98,7 +102,7 @@ def combine(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Combined (K, 24) matrix and the rule term actually used (None when the recipe has none).
 
-    release (§5.2): w·((M_f + M_s) + R) with w = 0.3 (kpt, part), 0.5·(M_f + M_s) for person.
+    release: w·((M_f + M_s) + R) with w = 0.3 (kpt, part), 0.5·(M_f + M_s) for person.
     paper (Eq. 2-3): ω·M_s + τ·(M_f ⊙ I). Without Visual Genome the M_f term is dropped.
     """
     if recipe.name == "release":
@@ -114,7 +118,7 @@ def combine(
 
 
 def release_layout(tv: TaskVocab, base: np.ndarray) -> np.ndarray:
-    """(K, 24) → release layout (spec §5.9): zero background column, zero leading rows, repeated rows.
+    """(K, 24) → release layout: zero background column, zero leading rows, repeated rows.
 
     kpt (17, 24) → (17, 25); part (14, 24) → (15, 25); person (1, 24) → (6, 25).
     """

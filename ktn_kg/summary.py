@@ -64,7 +64,11 @@ def provenance_lines(graph: KnowledgeGraph) -> list[tuple[str, str]]:
 
 
 def save_heatmap(graph: KnowledgeGraph, task: str, out: str | Path) -> Path:
-    """PNG heat map of the ``task`` matrix with row node names and "I: surface" column labels (Agg backend)."""
+    """PNG heat map of the ``task`` matrix with row node names and "I: surface" column labels (Agg backend).
+
+    The folder of ``out`` must exist (a mistyped path is refused rather than created)."""
+    if not Path(out).parent.is_dir():
+        raise KGError(f"{out}: no such folder {Path(out).parent}")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,13 +1,14 @@
-"""Visual Genome relationship counting F (spec §5.5), streamed in one pass with ijson's C backend.
+"""Visual Genome relationship counting F (docs/knowledge_graph.md, "Counting F"), memory flat in the file size.
 
-The file is never loaded whole: ijson (yajl2_c) yields one image entry at a time, and only the
-(subject word, object word) pairs that can fire a rule are tallied, so memory stays flat in the file
-size. The three rules are then applied once per distinct pair, for every task.
+A plain ``.json`` is cut into element-aligned byte ranges decoded by msgspec, optionally in parallel
+(:mod:`ktn_kg.vg_ranges`); ``.json.gz``, ``.zip`` and any file that path cannot decode are streamed
+in one pass with ijson's C backend (yajl2_c), one image entry at a time, which also reports bad JSON
+with its byte offset. Only the (subject word, object word) pairs that can fire a rule are tallied;
+the three rules are then applied once per distinct pair, for every task.
 """
 
 from __future__ import annotations
 
-import gc
 import gzip
 import zipfile
 import zlib
@@ -21,11 +22,13 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from .errors import KGError
+from .vg_ranges import BLOCK, add_pooled, count_ranges, gc_paused, plan_ranges
 from .vocabulary import TaskVocab
 
 PairCounts = Counter  # Counter[(subject word | None, object word | None)] -> relationships
 _BUF = 1 << 16  # 64 KiB reads parse fastest (cache-friendly)
 _YAJL_PAD = 10  # yajl indents its error context by at least this many spaces
+_GZIP_MAGIC, _ZIP_MAGIC = b"\x1f\x8b", b"PK\x03\x04"
 
 
 def _ijson_c():
@@ -44,18 +47,43 @@ def relevant_words(vocabs: Iterable[TaskVocab], surface_base: Iterable[str]) -> 
     return frozenset(words)
 
 
-def count_pairs(path: str | Path, relevant: frozenset[str], progress: bool = False) -> tuple[PairCounts, dict]:
-    """Stream ``relationships.json`` (plain, .gz or .zip) → (pair counts, {"images", "relationships"}).
+def count_pairs(
+    path: str | Path, relevant: frozenset[str], progress: bool = False, workers: int = 1, block: int = BLOCK
+) -> tuple[PairCounts, dict]:
+    """Count ``relationships.json`` (plain, .gz or .zip) → (pair counts, {"images", "relationships"}).
 
     Words outside ``relevant`` are replaced by None, which keeps the counter small and leaves every
-    rule's outcome unchanged (None matches no vocabulary).
+    rule's outcome unchanged (None matches no vocabulary). A plain file is decoded in byte ranges of
+    about ``block`` bytes, in ``workers`` spawned processes when above 1 (the caller's main module
+    then needs an ``if __name__ == "__main__":`` guard); the counts are identical either way.
     """
     path = Path(path)
     if not path.is_file():
         raise KGError(f"{path}: no such Visual Genome file")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if not magic.startswith(_GZIP_MAGIC) and magic != _ZIP_MAGIC:
+        counted = _count_plain(path, relevant, progress, workers, block)
+        if counted is not None:
+            return counted
+    return _count_stream(path, relevant, progress)
+
+
+def _count_plain(path: Path, relevant: frozenset[str], progress: bool, workers: int, block: int):
+    """The parallel byte-range path; None when the file must be streamed instead."""
+    size = path.stat().st_size
+    ranges = plan_ranges(path, size, block)
+    if ranges is None:
+        return None
+    with _progress(progress, size, path.name) as tick:
+        return count_ranges(path, ranges, relevant, workers, tick)
+
+
+def _count_stream(path: Path, relevant: frozenset[str], progress: bool) -> tuple[PairCounts, dict]:
+    """One streaming ijson pass; bad input raises a one-line KGError with the byte offset."""
     pairs: PairCounts = Counter()
     stats = {"images": 0, "relationships": 0}
-    with _open_stream(path, progress) as reader, _gc_paused():
+    with _open_stream(path, progress) as reader, gc_paused():
         try:
             for image in _ijson_c().items(reader, "item", use_float=True, buf_size=_BUF):
                 stats["images"] += 1
@@ -70,34 +98,18 @@ def count_pairs(path: str | Path, relevant: frozenset[str], progress: bool = Fal
     return pairs, stats
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while parsing: the parsed entries are acyclic and freed by refcounting, and
-    the collector would otherwise rescan every young dict (about a third of the parse time)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _count_image(image: dict, relevant: frozenset[str], pairs: PairCounts) -> int:
     """Tally one image entry's relationships; returns how many it has."""
     rels = image["relationships"]
     if not isinstance(rels, list):
         raise TypeError("'relationships' is not a list")
     for rel in rels:
-        s = _word(rel["subject"])
-        o = _word(rel["object"])
-        if s in relevant or o in relevant:
-            pairs[(s if s in relevant else None, o if o in relevant else None)] += 1
+        add_pooled(pairs, _word(rel["subject"]), _word(rel["object"]), 1, relevant)
     return len(rels)
 
 
 def _word(entity: dict) -> str | None:
-    """Entity word (spec §5.5 step 1): ``name`` (VG v1.2), else ``names[0]`` (v1.4), else None; verbatim."""
+    """Entity word: ``name`` (VG v1.2), else ``names[0]`` (v1.4), else None; verbatim (no lower-casing)."""
     if not isinstance(entity, dict):
         raise TypeError("subject/object is not an object")
     if "name" in entity:
@@ -116,7 +128,7 @@ def _first_line(e: Exception) -> str:
 
 
 def rule_counts(pairs: PairCounts, tv: TaskVocab, surface_base: Iterable[str]) -> Counter:
-    """Apply Rules 1-3 of spec §5.5 to every distinct pair → Counter[(2D base label, surface base label)].
+    """Apply Rules 1-3 (docs/knowledge_graph.md) to every distinct pair → Counter[(2D base label, surface label)].
 
     W = {subject word, object word}; the first rule that fires consumes the relationship and every
     (a, b) pair it produces adds the relationship's count.
@@ -184,9 +196,9 @@ def _open_stream(path: Path, progress: bool) -> Iterator[_TrackedReader]:
         raw = stack.enter_context(open(path, "rb"))
         total = path.stat().st_size
         position = raw.tell
-        if magic[:2] == b"\x1f\x8b":
+        if magic.startswith(_GZIP_MAGIC):
             stream = stack.enter_context(gzip.GzipFile(fileobj=raw))
-        elif magic == b"PK\x03\x04":
+        elif magic == _ZIP_MAGIC:
             stream, total = _zip_member(stack, path, raw)
             position = None
         else:

@@ -1,4 +1,4 @@
-"""CRKG node lists, synonym maps and rule tables, read from an editable YAML file (model spec §5.3-§5.6)."""
+"""CRKG node lists, synonym maps and rule tables from an editable YAML file (docs/knowledge_graph.md, "Vocabulary")."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ DEFAULT_VOCAB = "crkg_release.yaml"
 
 @dataclass(frozen=True)
 class Surface:
-    """One of the 24 DensePose surfaces: its name, Visual Genome base word and side group (§5.3)."""
+    """One of the 24 DensePose surfaces: its name, Visual Genome base word and side group."""
 
     name: str
     base: str
@@ -27,7 +27,7 @@ class Surface:
 
 @dataclass(frozen=True)
 class Node:
-    """A 2D visual node: base label, receiving surface sides (§5.6), cosine phrase (§5.8), rule surfaces (§5.4)."""
+    """A 2D visual node: base label, receiving surface sides, cosine phrase, rule surfaces."""
 
     name: str
     base: str
@@ -66,7 +66,7 @@ class Vocabulary:
     tasks: dict[str, TaskVocab]
 
     def surface_phrases(self, task: str) -> list[tuple[str, ...]]:
-        """Phrase of each surface for ``task``: prefix words + the surface name split on ``_`` (§5.8)."""
+        """Phrase of each surface for ``task``: prefix words + the surface name split on ``_``."""
         prefix = self.tasks[task].surface_phrase_prefix
         return [prefix + tuple(s.name.split("_")) for s in self.surfaces]
 

@@ -107,14 +107,21 @@ def test_build_is_deterministic_and_without_vg_drops_m_f(files, tmp_path):
     np.testing.assert_array_equal(g.matrix("kpt"), expected)
 
 
-def test_default_embedding_reproduces_committed_v1():
-    out = Path(__file__).resolve().parents[1] / "graphs" / "v1.pkl"
-    committed = load_graph(out)
+def test_default_embedding_rebuilds_the_committed_graphs_byte_for_byte():
+    """The built-in path (float64 MiniLM, rounded to 6 decimals, integer dot products) gives the committed
+    files exactly, and its cosine does not depend on the summation order of the 384 dimensions."""
     from ktn_kg import BuildInputs, build_graph
+    from ktn_kg.embeddings import SentenceEmbedder
+    from ktn_kg.recipe import cosine
 
-    fresh = build_graph(BuildInputs(graph_version="v1"))
-    np.testing.assert_allclose(fresh.matrix("kpt"), committed.matrix("kpt"), rtol=0, atol=1e-6)
-    assert fresh.provenance["embedding"] == committed.provenance["embedding"]
+    root = Path(__file__).resolve().parents[1] / "graphs"
+    for version in ("v1", "v2"):
+        assert build_graph(BuildInputs(graph_version=version)).to_bytes() == (root / f"{version}.pkl").read_bytes()
+    vectors = SentenceEmbedder().embed([("middle", "nose"), ("left", "eye"), ("full", "back", "torso")])
+    assert vectors.shape == (3, 384) and (vectors == np.rint(vectors)).all()
+    np.testing.assert_allclose(np.sqrt((vectors**2).sum(axis=1)), 1e6, rtol=1e-5)
+    reordered = np.random.default_rng(0).permutation(384)
+    assert np.array_equal(cosine(vectors[:1], vectors), cosine(vectors[:1, reordered], vectors[:, reordered]))
 
 
 @pytest.mark.parametrize("fmt", ["npz", "graphml", "gexf", "csv"])
@@ -143,9 +150,10 @@ def test_export_release_then_import(release, tmp_path):
         "kpt_surf_crkg.pkl", "part_surf_crkg.pkl", "person_surf_crkg.pkl"]
     arr = pickle.loads((tmp_path / "rel" / "part_surf_crkg.pkl").read_bytes())
     assert type(arr) is np.ndarray and arr.shape == (15, 25) and arr.dtype == np.float64
-    result = run("import", tmp_path / "rel")
+    result = run("import", tmp_path / "rel", "--out", tmp_path / "imported.pkl")
     assert result.exit_code == 0, result.output
-    result = run("diff", release, tmp_path / "rel" / "crkg_imported.pkl")
+    result = run("diff", release, tmp_path / "imported.pkl")
+    assert result.exit_code == 1  # the provenance differs
     assert "no edge of the common tasks differs by more than 0.0" in result.stdout
     assert "provenance.source" in result.stdout and "imported" in result.stdout
 
@@ -160,6 +168,9 @@ def test_inspect_validate_and_diff(release, files, tmp_path):
     run("build", "--glove", files["glove"], "--out", tmp_path / "novg.pkl")
     result = run("diff", release, tmp_path / "novg.pkl", "--tol", "1e-9")
     assert "edges differ by more than 1e-09" in result.stdout and "provenance.visual_genome" in result.stdout
+    assert result.exit_code == 1
+    result = run("diff", release, release)
+    assert result.exit_code == 0 and result.stdout.strip() == "no differences beyond tol=0.0"
 
 
 def _bad(tmp_path, name, data):
@@ -232,3 +243,74 @@ def test_bad_export_and_import_requests(release, tmp_path):
     result = run("import", tmp_path, "--out", tmp_path / "imp.pkl")
     assert result.exit_code == 2 and "expected kpt_surf_crkg.pkl alone or all of" in result.stderr
     assert not (tmp_path / "imp.pkl").exists() and not (tmp_path / "g.xlsx").exists()
+
+
+def _one_line_error(result, starts: str, message: str) -> None:
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert result.stderr.startswith(f"error: {starts}") and message in result.stderr, result.stderr
+
+
+def test_garbage_fasttext_model_is_one_line(tmp_path):
+    garbage = _bad(tmp_path, "garbage.bin", bytes(range(256)) * 20)
+    truncated = _bad(tmp_path, "truncated.bin", (793712314).to_bytes(4, "little") + b"\x0c\x00")
+    for path in (garbage, truncated):
+        result = run("build", "--fasttext", path, "--out", tmp_path / "g.pkl")
+        _one_line_error(result, f"{path}: ", "not a fastText .bin model")
+    assert not (tmp_path / "g.pkl").exists()
+
+
+def _with_nan(graph_path, out):
+    """A graph file whose kpt matrix holds a NaN, with a correct content hash."""
+    from ktn_kg.graph import content_digest
+
+    envelope = pickle.loads(graph_path.read_bytes())  # test-only: a file this test module wrote
+    envelope["content"]["tasks"]["kpt"]["matrix"][3, 4] = np.nan
+    envelope["content_sha256"] = content_digest(envelope["content"])
+    out.write_bytes(pickle.dumps(envelope, protocol=4))
+    return out
+
+
+def test_nan_graphs_and_nan_imports_are_refused_naming_the_file(release, tmp_path):
+    nan_graph = _with_nan(release, tmp_path / "nan.pkl")
+    _one_line_error(run("validate", nan_graph), f"{nan_graph}: ", "kpt matrix: non-finite values")
+    kpt = load_graph(release).matrix("kpt")
+    kpt[0, 1] = np.nan
+    (tmp_path / "rel").mkdir()
+    (tmp_path / "rel" / "kpt_surf_crkg.pkl").write_bytes(pickle.dumps(kpt))
+    result = run("import", tmp_path / "rel", "--out", tmp_path / "imported.pkl")
+    _one_line_error(result, f"{tmp_path / 'rel' / 'kpt_surf_crkg.pkl'}: ", "1 non-finite values")
+    assert not (tmp_path / "imported.pkl").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--omega", "-1"), ("--tau", "1.5"), ("--omega", "nan")])
+def test_out_of_range_weights_are_refused(files, tmp_path, option, value):
+    result = run("build", "--recipe", "paper", option, value, "--glove", files["glove"], "--out", tmp_path / "g.pkl")
+    _one_line_error(result, f"{option} must be in [0, 1]", f"got {float(value)}")
+    assert not (tmp_path / "g.pkl").exists()
+
+
+def test_inspect_node_without_task_searches_every_task(release):
+    result = run("inspect", release, "--node", "head")  # "head" is a part node only
+    assert result.exit_code == 0, result.output
+    assert "part: top 5 edges per node" in result.stdout and "kpt: top" not in result.stdout
+    result = run("inspect", release, "--node", "elbow")
+    _one_line_error(result, f"{release}: ", "no node 'elbow' in any task graph (kpt, part, person)")
+
+
+def test_import_needs_out_and_heatmap_needs_an_existing_folder(release, tmp_path):
+    result = run("import", tmp_path)
+    assert result.exit_code == 2 and "Missing option '--out'" in result.output
+    missing = tmp_path / "no" / "such" / "h.png"
+    result = run("inspect", release, "--heatmap", missing)
+    _one_line_error(result, f"{missing}: ", f"no such folder {missing.parent}")
+    assert result.stdout == "" and not (tmp_path / "no").exists()
+
+
+def test_help_cites_the_docs_and_lists_oov_values():
+    assert "'error'" in run("build", "--help").stdout and "'zero'" in run("build", "--help").stdout
+    assert "docs/knowledge_graph.md" in run("build", "--help").stdout
+    root = Path(__file__).resolve().parents[1]
+    sources = [*sorted((root / "ktn_kg").rglob("*.py")), *(root / "ktn_kg" / "vocab").glob("*.yaml"),
+               root / "cli" / "ktn_kg.py", root / "graphs" / "README.md"]
+    assert [p.name for p in sources if "§" in p.read_text()] == []  # no citation of a document users lack
+    assert (root / "docs" / "knowledge_graph.md").is_file()

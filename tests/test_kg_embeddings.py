@@ -13,15 +13,30 @@ WORDS = ["left", "eye", "middle", "nose"]
 
 def test_glove_reads_only_needed_words_exactly(tmp_path):
     vectors = word_vectors(WORDS + ["unused"], dim=3)
-    kv = read_glove(write_glove(tmp_path / "g.txt", vectors), WORDS)
-    assert sorted(kv.key_to_index) == sorted(WORDS) and kv.vector_size == 3
-    assert kv["eye"].dtype == np.float64 and kv["eye"].tolist() == vectors["eye"].tolist()
+    found, dim = read_glove(write_glove(tmp_path / "g.txt", vectors), WORDS)
+    assert sorted(found) == sorted(WORDS) and dim == 3
+    assert found["eye"].dtype == np.float64 and found["eye"].tolist() == vectors["eye"].tolist()
 
 
 def test_glove_parses_decimal_text_like_python_float(tmp_path):
     (tmp_path / "g.txt").write_text("eye 0.1 -2.5e-3 3\nnose 1 2 3")  # no trailing newline on the last line
-    kv = read_glove(tmp_path / "g.txt", ["eye", "nose"])
-    assert kv["eye"].tolist() == [0.1, -0.0025, 3.0] and kv["nose"].tolist() == [1.0, 2.0, 3.0]
+    found, _ = read_glove(tmp_path / "g.txt", ["eye", "nose"])
+    assert found["eye"].tolist() == [0.1, -0.0025, 3.0] and found["nose"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_glove_scan_across_chunks_prefixes_and_line_numbers(tmp_path, monkeypatch):
+    """Words split by a chunk boundary, prefixes of wanted words, \\r\\n endings, blank lines, repeats."""
+    from ktn_kg import embeddings
+
+    monkeypatch.setattr(embeddings, "_CHUNK", 7)
+    text = "eyes 9 9\n\neye 1 2\r\nnose 3 4\nleft 5 6\nnose 7 8\nle 0 0\n\n  \nmiddle 1.5 -2"
+    (tmp_path / "g.txt").write_text(text)
+    found, dim = read_glove(tmp_path / "g.txt", WORDS)
+    assert dim == 2 and {w: v.tolist() for w, v in found.items()} == {
+        "eye": [1.0, 2.0], "nose": [7.0, 8.0], "left": [5.0, 6.0], "middle": [1.5, -2.0]}
+    (tmp_path / "bad.txt").write_text(text.replace("left 5 6", "left 5 x"))
+    with pytest.raises(KGError, match=r"bad\.txt: line 4: not a GloVe line"):
+        read_glove(tmp_path / "bad.txt", WORDS)
 
 
 def test_phrases_are_concatenations(tmp_path):

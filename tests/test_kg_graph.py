@@ -146,6 +146,9 @@ def test_import_ktn_kg_does_not_import_torch():
 
 
 def test_committed_default_graphs_are_valid():
+    """graphs/v1.pkl and v2.pkl load (format, hash, shapes, finiteness), hold the right tasks, come from the
+    built-in embedding without Visual Genome, and share the kpt matrix bit for bit. That they are also what
+    a rebuild gives, byte for byte, is test_kg_cli's test_default_embedding_rebuilds_the_committed_graphs."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "graphs"
@@ -154,3 +157,4 @@ def test_committed_default_graphs_are_valid():
     assert (v2.version, list(v2.tasks)) == ("v2", ["kpt", "part", "person"])
     assert np.array_equal(v1.matrix("kpt"), v2.matrix("kpt"))
     assert v2.provenance["embedding"]["backend"] == "sentence-transformers" and v2.provenance["visual_genome"] is None
+    assert v2.provenance["embedding"]["precision"] == "float64 forward pass, rounded to 6 decimals"

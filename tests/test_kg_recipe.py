@@ -1,4 +1,4 @@
-"""Known-answer tests of the CRKG arithmetic (model spec §5.4-§5.9, paper Eq. 1-3)."""
+"""Known-answer tests of the CRKG arithmetic (docs/knowledge_graph.md; paper Eq. 1-3)."""
 
 import numpy as np
 import pytest

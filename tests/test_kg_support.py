@@ -12,7 +12,7 @@ import numpy as np
 from ktn_kg import load_vocabulary
 
 # (subject, object) of the hand-made Visual Genome file; None = an entity with neither name nor names.
-# The comments give what each relationship adds in the kpt / part / person graphs (spec §5.5).
+# The comments give what each relationship adds in the kpt / part / person graphs (docs/knowledge_graph.md).
 HAND_MADE_PAIRS = [
     ("nose", "head"),  # kpt R1 (nose, head); part R1 (head, head)
     ("hand", "cup"),  # kpt R2 (wrist, hand); part R1 (hand, hand)

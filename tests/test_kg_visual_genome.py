@@ -1,6 +1,8 @@
-"""Visual Genome counting (spec §5.5): both entity forms, the three rules, compressed inputs, bad input."""
+"""Visual Genome counting (docs/knowledge_graph.md): both entity forms, the three rules, compressed inputs, bad input,
+and the byte-range path against the stream."""
 
 import gzip
+from collections import Counter
 
 import pytest
 from test_kg_support import HAND_MADE_COUNTS, HAND_MADE_PAIRS, vg_json, write_vg
@@ -85,3 +87,49 @@ def test_edited_vocabulary_file_changes_the_rules(tmp_path):
     pairs, _ = count_pairs(write_vg(tmp_path / "rel.json", HAND_MADE_PAIRS), RELEVANT)
     counts = rule_counts(pairs, vocab.tasks["kpt"], vocab.surface_base_labels)
     assert counts[("wrist", "hand")] == 1 and counts[("wrist", "arm")] == 0 and counts[("elbow", "arm")] == 2
+
+
+def _ranged(path, block, workers):
+    """The byte-range path alone (None would mean it fell back to streaming)."""
+    from ktn_kg.vg_ranges import count_ranges, plan_ranges
+
+    ranges = plan_ranges(path, path.stat().st_size, block)
+    return ranges, count_ranges(path, ranges, RELEVANT, workers, lambda done: None)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_byte_ranges_count_exactly_like_the_stream(tmp_path, workers):
+    from ktn_kg.visual_genome import _count_stream
+
+    path = write_vg(tmp_path / "rel.json", HAND_MADE_PAIRS * 40)  # 147 images of about 1 KB
+    ranges, counted = _ranged(path, 4096, workers)
+    assert len(ranges) > 20 and ranges[0][0] == 1 and ranges[-1][1] == path.stat().st_size - 1
+    assert all(path.read_bytes()[stop : stop + 1] == b"," for _, stop in ranges[:-1])
+    assert counted == _count_stream(path, RELEVANT, False)
+    assert counted[1] == {"images": 147, "relationships": 440}
+    assert counted[0][("wrist", "hand")] == 40 and counted[0][("hand", None)] == 40
+
+
+def test_byte_ranges_with_two_entry_forms_still_count_exactly(tmp_path):
+    from ktn_kg.visual_genome import _count_stream
+
+    data = vg_json(HAND_MADE_PAIRS * 40)
+    assert data.count(b'{\n  "image_id"') == 147
+    odd = data.replace(b'{\n  "image_id"', b'{\n  "relationships": [], "image_id"', 7)  # cuts only near the start
+    path = tmp_path / "odd.json"
+    path.write_bytes(odd)
+    assert count_pairs(path, RELEVANT, block=4096) == _count_stream(path, RELEVANT, False)
+
+
+def test_byte_ranges_fall_back_to_the_stream_for_shape_errors(tmp_path):
+    data = vg_json(HAND_MADE_PAIRS * 40)
+    empty_names = data.replace(b'"names": [\n      "hand",\n      "ignored"\n     ]', b'"names": []', 1)
+    (tmp_path / "empty.json").write_bytes(empty_names)
+    assert _ranged(tmp_path / "empty.json", 4096, 1)[1] is None
+    with pytest.raises(KGError, match=r"empty\.json: wrong JSON shape near byte \d+: list index out of range"):
+        count_pairs(tmp_path / "empty.json", RELEVANT, block=4096)
+
+
+def test_empty_array_and_whitespace_around_it(tmp_path):
+    (tmp_path / "rel.json").write_bytes(b" \n[ \n]\n ")
+    assert _ranged(tmp_path / "rel.json", 4096, 1) == ([], (Counter(), {"images": 0, "relationships": 0}))
