@@ -14,6 +14,7 @@ from PIL import Image
 
 from ktn_cli.common import guarded
 from ktn_kg.atomic import atomic_write
+from ktn_model.surface.atlas import DEFAULT_TILE
 
 app = typer.Typer(help="DensePose texture atlas: extract from images or video, paint onto persons.",
                   no_args_is_help=True)  # fmt: skip
@@ -81,7 +82,7 @@ def extract(
     out: Path = typer.Option(..., "--out", help="Atlas PNG to write; the coverage mask goes beside it."),
     config_file: Path | None = typer.Option(None, "--config-file", help=CONFIG_HELP),
     min_score: float = typer.Option(0.8, "--min-score", help=MIN_SCORE_HELP),
-    tile_size: int = typer.Option(200, "--tile-size", min=2, help="Texels per tile side (atlas 4N x 6N)."),
+    tile_size: int = typer.Option(DEFAULT_TILE, "--tile-size", min=2, help="Texels per tile side (atlas 4N x 6N)."),
     person: int | None = typer.Option(None, "--person", min=1, help="Instance k of each image (default: largest)."),
     fill: bool = typer.Option(False, "--fill", help="Fill unseen texels by diffusion inside each tile."),
 ) -> None:

@@ -21,6 +21,7 @@ from ktn_model.surface.atlas import atlas_shape, bilinear_texels, tile_origin, t
 from ktn_model.surface.iuv import person_pixels, surface_coords
 
 REFERENCE_GRID = 10  # UV grid lines per tile side in the reference atlas
+REFERENCE_TILE = 64
 
 
 def person_mask(inds: np.ndarray, person: int | None = None) -> np.ndarray:
@@ -134,7 +135,7 @@ def paint(image: np.ndarray, iuv: np.ndarray, atlas: np.ndarray, mask: np.ndarra
 
 
 @functools.lru_cache(maxsize=2)
-def reference_atlas(tile: int = 64) -> np.ndarray:
+def reference_atlas(tile: int = REFERENCE_TILE) -> np.ndarray:
     """(6N, 4N, 3) uint8: one colour per patch with a dark UV grid, to show the surface parameterisation."""
     hues = (np.arange(NUM_PATCHES) * 7 % NUM_PATCHES) / NUM_PATCHES  # stride 7: neighbouring patches differ
     colours = colormaps["hsv"](hues)[:, :3] * 255  # (24, 3)
