@@ -90,6 +90,16 @@ def draw_keypoints(ax, _iuv: np.ndarray, output: dict) -> None:
         ax.scatter(person[:, 0], person[:, 1], s=6, color="red", zorder=3)
 
 
+def draw_texture(ax, iuv: np.ndarray, _output: dict) -> None:
+    """The reference atlas (one colour and a UV grid per patch) painted on every person pixel."""
+    from ktn_model.surface.texture import paint, reference_atlas
+
+    rgba = np.zeros((*iuv.shape[:2], 4), np.uint8)
+    rgba[..., :3] = paint(rgba[..., :3], iuv, reference_atlas())
+    rgba[..., 3] = np.where(iuv[..., 0] > 0, 255, 0)
+    ax.imshow(rgba, interpolation="nearest")
+
+
 VISUALIZERS: dict[str, Callable] = {
     "dp_contour": draw_contour,
     "dp_segm": draw_segm,
@@ -97,6 +107,7 @@ VISUALIZERS: dict[str, Callable] = {
     "dp_v": draw_v,
     "bbox": draw_bbox,
     "keypoints": draw_keypoints,
+    "dp_iuv_texture": draw_texture,
 }
 
 
