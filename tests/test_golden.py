@@ -1,0 +1,179 @@
+"""Same weights, same predictions: detectron2 0.6 DensePose and the released KTNv2 code (tests/data/golden).
+
+Each fixture's checkpoint is regenerated in the original format, loaded through ``load_weights`` (the
+``--weights`` path) and compared with the original code's outputs stage by stage: FPN features, proposals
+(as a set), box-head outputs on the original proposals, final detections, raw DensePose maps and per-detection
+results. Tolerances are the fixtures' suggested ones (10-100× the original code's own 1-vs-2-thread noise).
+The default run checks one image per fixture and the DensePose branch on the top 20 detections; the
+``slow`` tests run the whole ``Predictor`` on both images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from golden import GOLDEN, expected, make_weights, sampled, write_detectron2_pkl, write_release_pth
+from PIL import Image
+from torchvision.models.detection.roi_heads import keypointrcnn_inference
+
+from ktn_model.config import setup_cfg
+from ktn_model.data.resize import resize_shortest_edge
+from ktn_model.engine.predictor import Predictor, build_trained_model
+from ktn_model.modeling.postprocess import box_size, chart_result, rescale_detections
+
+ROOT = GOLDEN.parents[2]
+FIXTURES = {  # fixture -> (preset, checkpoint writer, keys of the expected arrays)
+    "R_50_FPN_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml", write_detectron2_pkl, "d2"),
+    "R_101_FPN_DL_s1x": ("configs/detectron2/densepose_rcnn_R_101_FPN_DL_s1x.yaml", write_detectron2_pkl, "d2"),
+    "R_50_KTNv2": ("configs/release/ktnv2_R_50.yaml", write_release_pth, "ktn"),
+}
+KEYS = {
+    "d2": dict(boxes="pred_boxes", scores="scores", logits="rpn_logits", M="dp_coarse_segm", I="dp_fine_segm",
+               U="dp_u", V="dp_v"),
+    "ktn": dict(boxes="det_boxes_xyxy", scores="det_scores", logits="rpn_objectness_logits", M="raw_coarse_segm_M",
+                I="raw_fine_segm_I", U="raw_u", V="raw_v", S="raw_parts_S", K="raw_keypoint_K"),
+}
+TOP = 20  # detections whose DensePose results the fixtures hold
+
+
+def load_image(name: str) -> np.ndarray:
+    return np.asarray(Image.open(GOLDEN / f"{name}.png").convert("RGB"))
+
+
+@pytest.fixture(scope="module", params=list(FIXTURES))
+def golden_model(request, tmp_path_factory):
+    """(fixture name, cfg, model) with the fixture's checkpoint loaded through ``load_weights``."""
+    name = request.param
+    preset, write, _ = FIXTURES[name]
+    suffix = ".pth" if write is write_release_pth else ".pkl"
+    path = write(make_weights(name), tmp_path_factory.mktemp(name) / f"golden{suffix}")
+    graph = str(ROOT / "graphs" / "v2.pkl")
+    cfg = setup_cfg(ROOT / preset, ["MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", graph])
+    model = build_trained_model(cfg, path).eval()
+    path.unlink()
+    yield name, cfg, model
+
+
+@pytest.mark.parametrize("name", ["R_50_FPN_s1x", "R_101_FPN_DL_s1x"])
+def test_weight_rule_reproduces_the_fixture_checksum(name):
+    digest = hashlib.sha256()
+    for array in make_weights(name).values():
+        digest.update(np.ascontiguousarray(array, "<f4").tobytes())
+    assert digest.hexdigest() == (GOLDEN / name / "weights_sha256.txt").read_text().strip()
+
+
+def test_release_manifest_seeds_are_the_crc32_of_the_keys():
+    import json
+
+    manifest = json.loads((GOLDEN / "R_50_KTNv2" / "manifest.json").read_text())
+    seeds = {k: e["seed"] for k, e in manifest.items() if "seed" in e}
+    assert len(seeds) == 390 and all(s == zlib.crc32(k.encode()) for k, s in seeds.items())
+
+
+@pytest.mark.parametrize("image", ["astronaut", "coffee"])
+def test_pil_resize_is_detectron2s_resize(image):
+    resized = resize_shortest_edge(load_image(image), 800, 1333)
+    bgr = np.ascontiguousarray(resized[..., ::-1])
+    assert hashlib.sha256(bgr.tobytes()).hexdigest() == str(expected("R_50_KTNv2", image)["input_resized_bgr_sha256"])
+
+
+def stages(model, image: np.ndarray):
+    """Features, proposals and the box head on the original code's proposals, for one resized image."""
+    x = torch.tensor(resize_shortest_edge(image, 800, 1333)).permute(2, 0, 1).float().div(255)
+    images, _ = model.transform([x])
+    features = model.backbone(images.tensors)
+    proposals, _ = model.rpn(images, features)
+    return images, features, proposals[0]
+
+
+@torch.no_grad()
+def test_stage_by_stage_on_astronaut(golden_model):
+    name, cfg, model = golden_model
+    keys = KEYS[FIXTURES[name][2]]
+    exp = expected(name, "astronaut")
+    pixels = load_image("astronaut")
+    images, features, proposals = stages(model, pixels)
+    assert images.tensors.shape[-2:] == (800, 800)
+
+    # FPN P2..P6: |diff| <= 1e-4 + 1e-4 |value|
+    for level, key in zip(range(2, 7), ["0", "1", "2", "3", "pool"], strict=True):
+        f = features[key][0] if exp[f"p{level}_pos"].shape[1] == 3 else features[key]
+        ours, theirs = sampled(f, exp, f"p{level}")
+        assert (np.abs(ours - theirs) <= 1e-4 + 1e-4 * np.abs(theirs)).all(), f"P{level}"
+
+    # proposals as a set: each of theirs has one of ours within 0.01 px
+    theirs = exp["rpn_boxes"]
+    distance = np.abs(proposals.numpy()[:, None] - theirs[None]).max(-1)  # (ours, theirs)
+    assert len(proposals) == len(theirs) and (distance.min(0) < 0.01).sum() >= 995
+
+    # box head on their proposals, row by row (columns: theirs [person, background], ours [background, person])
+    heads = model.roi_heads
+    x = heads.box_head(heads.box_roi_pool(features, [torch.from_numpy(theirs)], images.image_sizes))
+    logits, deltas = heads.box_predictor(x)
+    np.testing.assert_allclose(logits.numpy()[:, [1, 0]], exp["box_cls_logits"], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(deltas.numpy()[:, 4:], exp["box_deltas"], atol=1e-4, rtol=0)
+
+    # final detections from our own proposals: same count and order
+    boxes, scores, _ = heads.postprocess_detections(*heads.box_predictor(
+        heads.box_head(heads.box_roi_pool(features, [proposals], images.image_sizes))), [proposals], images.image_sizes)
+    det = {"boxes": boxes[0], "scores": scores[0]}
+    det = rescale_detections(det, images.image_sizes[0], pixels.shape[:2])
+    assert len(det["boxes"]) == len(exp[keys["boxes"]])
+    np.testing.assert_allclose(det["boxes"].numpy(), exp[keys["boxes"]], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(det["scores"].numpy(), exp[keys["scores"]], atol=1e-4, rtol=0)
+
+    # DensePose branch on the top detections (their boxes in the resized frame)
+    top = boxes[0][:TOP]
+    raw, _ = heads.densepose(features, [top], images.image_sizes)
+    for field, atol in (("M", 1e-3), ("I", 1e-3), ("U", 1e-4), ("V", 1e-4), ("S", 1e-3), ("K", 1e-3)):
+        if field in keys:
+            ours, theirs = sampled(getattr(raw, field)[:3], exp, keys[field])
+            np.testing.assert_allclose(ours, theirs, atol=atol, rtol=0, err_msg=field)
+    if "W_s_pos" in exp:
+        ours, theirs = sampled(heads.densepose_predictor.surface_weight(heads.box_predictor), exp, "W_s")
+        np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
+    if "K" in keys:  # keypoints from the K maps, in original pixels
+        (kp,), _ = keypointrcnn_inference(raw.K, [top])
+        kp = rescale_detections({"boxes": top, "keypoints": kp}, images.image_sizes[0], pixels.shape[:2])["keypoints"]
+        np.testing.assert_allclose(kp[..., :2].numpy(), exp["det_keypoints"][:TOP, :, :2], atol=1e-3, rtol=0)
+    results = [chart_result(raw[d], box_size(box), cfg.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD)
+               for d, box in enumerate(det["boxes"][:TOP])]
+    check_results(exp, results)
+
+
+def check_results(exp: dict[str, np.ndarray], results: list) -> None:
+    """Labels equal on >= 99.9 % of the pixels; U, V within the fixture's tolerance where the labels agree."""
+    pixels = differ = 0
+    for d, result in enumerate(results):
+        if f"chart_labels_{d:02d}" in exp:  # detectron2: labels and float16 U, V
+            labels, uv = exp[f"chart_labels_{d:02d}"], exp[f"chart_uv_{d:02d}"].astype(np.float32)
+            ours_labels, ours_uv, tol = result.labels.numpy(), result.uv.numpy(), 2e-3
+        else:  # the release: [I, U·255, V·255] uint8, truncated
+            iuv = exp[f"dp_result_{d:02d}"]
+            labels, uv = iuv[0], iuv[1:].astype(np.int32)
+            ours = result.iuv()
+            ours_labels, ours_uv, tol = ours[0], ours[1:].astype(np.int32), 1
+        assert ours_labels.shape == labels.shape, d
+        same = ours_labels == labels
+        pixels, differ = pixels + same.size, differ + int((~same).sum())
+        assert np.abs(ours_uv - uv)[:, same].max(initial=0) <= tol, d
+    assert differ <= 1e-3 * pixels, f"{differ} of {pixels} labels differ"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("image", ["astronaut", "coffee"])
+def test_whole_predictor(golden_model, image):
+    name, cfg, model = golden_model
+    keys = KEYS[FIXTURES[name][2]]
+    exp = expected(name, image)
+    out = Predictor(cfg, model)(load_image(image))
+    assert len(out["boxes"]) == len(exp[keys["boxes"]])
+    np.testing.assert_allclose(out["boxes"].numpy(), exp[keys["boxes"]], atol=1e-3, rtol=0)
+    np.testing.assert_allclose(out["scores"].numpy(), exp[keys["scores"]], atol=1e-4, rtol=0)
+    check_results(exp, out["densepose"][:TOP])
+    if "det_keypoints" in exp:
+        np.testing.assert_allclose(out["keypoints"][..., :2].numpy(), exp["det_keypoints"][..., :2], atol=1e-3, rtol=0)
