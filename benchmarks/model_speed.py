@@ -1,4 +1,4 @@
-"""Inference speed of the Table I variants against torchvision's keypoint R-CNN (issue #4).
+"""Inference speed of the Table I variants and the detectron2 zoo R-50 preset against torchvision's keypoint R-CNN.
 
 Each model runs in its own subprocess on the same seeded images (short side 800), randomly initialised,
 ``--rounds`` times round-robin; reported: the fastest image time over all rounds (robust to other load on
@@ -32,6 +32,7 @@ VARIANTS = {
     "+MID": "densepose_rcnn_R_50_MIDv2",
     "+KTM": "densepose_rcnn_R_50_KTMv2",
     "KTN": "ktn_R_50_v2",
+    "detectron2 zoo R-50": "detectron2/densepose_rcnn_R_50_FPN_s1x",
 }
 
 

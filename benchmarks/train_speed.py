@@ -1,4 +1,4 @@
-"""Training speed (issue #6): iterations/s, images/s and peak memory of the real training step.
+"""Training speed: iterations/s, images/s and peak memory of the real training step.
 
 - ``--preset demo`` (default): the ``ktn demo`` configuration (tiny KTN, 2 images of ~256 px per
   iteration) on CPU, on a fresh synthetic set.

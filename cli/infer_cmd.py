@@ -41,7 +41,7 @@ def infer(
     min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score",
                                     help="Keep detections with at least this score (0 keeps every detection)."),
     vis: str = typer.Option(DEFAULT_VIS, "--vis", help="Comma-separated pictures to write: dp_contour, dp_segm, "
-                            "dp_u, dp_v, bbox, keypoints."),
+                            "dp_u, dp_v, dp_iuv_texture, bbox, keypoints."),
     annotations: Path | None = typer.Option(
         None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
         "input image must be in it."

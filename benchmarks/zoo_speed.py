@@ -1,0 +1,71 @@
+"""Seconds per image of a detectron2 model-zoo preset on CPU, with the golden fixture's weights.
+
+The weights are the R-50 golden fixture's (tests/data/golden, regenerated from its manifest), loaded as a
+detectron2 ``.pkl`` through ``--weights``; the image is ``astronaut.png`` (512×512 -> 800×800, 85 detections
+with these weights), the same setting in which detectron2 0.6 itself was timed (20.7 s at 2 threads, 39.1 s
+at 1 thread, on a 2-core machine of this kind). Each thread count runs in its own process: one warm-up image,
+then the fastest of ``--rounds`` (robust to other load); peak memory is the process's peak RSS.
+
+    .venv/bin/python benchmarks/zoo_speed.py --rounds 2
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import typer
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESET = ROOT / "configs" / "detectron2" / "densepose_rcnn_R_50_FPN_s1x.yaml"
+DETECTRON2_SECONDS = {1: 39.1, 2: 20.7}
+
+
+def measure(threads: int, rounds: int) -> dict:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from golden import GOLDEN, make_weights, write_detectron2_pkl
+
+    from ktn_model.config import setup_cfg
+    from ktn_model.engine.predictor import Predictor
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = write_detectron2_pkl(make_weights("R_50_FPN_s1x"), Path(tmp) / "golden_R_50_FPN_s1x.pkl")
+        predictor = Predictor.from_checkpoint(weights, PRESET, ["MODEL.DEVICE", "cpu"])
+    image = np.asarray(Image.open(GOLDEN / "astronaut.png").convert("RGB"))
+    predictor(image)
+    seconds, detections = [], 0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        detections = len(predictor(image)["boxes"])
+        seconds.append(time.perf_counter() - start)
+    return {"threads": threads, "s/image": min(seconds), "detections": detections,
+            "peak RSS (MiB)": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main(rounds: int = typer.Option(2, help="Timed images per thread count (after one warm-up)."),
+         child: int = typer.Option(0, hidden=True)) -> None:
+    """Print s/image, detections and peak memory at 1 and 2 threads, and the ratio to detectron2's time."""
+    if child:
+        print(json.dumps(measure(child, rounds)))
+        return
+    print(f"{PRESET.name}, golden R-50 weights, astronaut.png (800×800), load average {os.getloadavg()[0]:.1f}")
+    for threads in (1, 2):
+        cmd = [sys.executable, __file__, "--rounds", str(rounds), "--child", str(threads)]
+        row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+        ratio = row["s/image"] / DETECTRON2_SECONDS[threads]
+        print(f"{threads} thread(s): {row['s/image']:.1f} s/image ({ratio:.2f}× detectron2's "
+              f"{DETECTRON2_SECONDS[threads]} s), {row['detections']} detections, peak RSS {row['peak RSS (MiB)']:.0f} MiB")
+
+
+if __name__ == "__main__":
+    typer.run(main)
