@@ -6,17 +6,15 @@ model spec §6.2.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from pycocotools.coco import COCO
 
 from ktn_model.data.catalog import DatasetSpec
+from ktn_model.data.coco_json import load_coco
 from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS
 from ktn_model.data.part_masks import decode_part_masks
 
@@ -97,17 +95,6 @@ def annotations_to_target(anns: list[dict], image_id: int, height: int, width: i
         "dp_masks": torch.as_tensor(np.array(masks, np.uint8).reshape(-1, DP_FRAME, DP_FRAME)),
         "image_id": torch.tensor(image_id, dtype=torch.int64),
     }
-
-
-def load_coco(json_file: Path) -> COCO:
-    """pycocotools ``COCO`` of a json file, quietly; a bad file is a one-line error naming it."""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return COCO(str(json_file))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{json_file}: annotation file not found") from None
-    except (ValueError, KeyError, TypeError, AssertionError) as e:
-        raise ValueError(f"{json_file}: not a COCO-format annotation file ({e or type(e).__name__})") from None
 
 
 def read_image(path: Path, height: int, width: int) -> torch.Tensor:
