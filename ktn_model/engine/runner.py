@@ -46,8 +46,9 @@ def _value(cfg, key: str):
 def resume_cfg(cfg, opts: list[str]):
     """The saved config of the run in ``cfg.OUTPUT_DIR``, with the ``RESUMABLE_KEYS`` of ``opts`` applied.
 
-    ``cfg`` (from ``--config-file`` and ``opts``) only locates the run. Any other key of ``opts``
-    must equal its saved value. ``FileNotFoundError`` when there is nothing to resume.
+    ``cfg`` (from ``--config-file`` and ``opts``) only locates the run (OUTPUT_DIR, which replaces the
+    saved one: the folder may have been moved). Any other key of ``opts`` must equal its saved
+    value. ``FileNotFoundError`` when there is nothing to resume.
     """
     out = Path(cfg.OUTPUT_DIR)
     if Checkpointer(out).latest() is None:
@@ -57,7 +58,8 @@ def resume_cfg(cfg, opts: list[str]):
         raise FileNotFoundError(f"{saved_file}: the run's config is missing, so it cannot be resumed")
     saved = setup_cfg(saved_file)
     pairs = list(zip(opts[0::2], opts[1::2], strict=True))
-    resumed = setup_cfg(saved_file, [x for key, value in pairs if key in RESUMABLE_KEYS for x in (key, value)])
+    safe = [x for key, value in pairs if key in RESUMABLE_KEYS for x in (key, value)]
+    resumed = setup_cfg(saved_file, [*safe, "OUTPUT_DIR", str(out)])  # the run may have been moved
     requested = setup_cfg(saved_file, opts)
     for key, _ in pairs:
         if key not in RESUMABLE_KEYS and key != "OUTPUT_DIR" and _value(requested, key) != _value(saved, key):
