@@ -180,6 +180,8 @@ def _drop_from_first_dense(key):
         (_drop_from_first_dense("image_id"), r"ann\.json: annotation \d+ \(index \d+\): missing 'image_id'"),
         (_drop("categories"), r"ann\.json: no 'categories' list"),
         (lambda c: c["images"][1].pop("height"), r"ann\.json: image 1 \(id 2\): missing 'height'"),
+        (lambda c: c["annotations"][0].update(keypoints=[0] * 50),
+         r"ann\.json: annotation 1 \(index 0\): 'keypoints' must hold 51 numbers, got 50"),
         (
             lambda c: [a.pop(k) for a in c["annotations"] for k in ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V", "dp_masks")
                        if k in a],

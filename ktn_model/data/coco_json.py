@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pycocotools.coco import COCO
 
-from ktn_model.data.meta import DP_KEYS, DP_POINT_KEYS
+from ktn_model.data.meta import DP_KEYS, DP_POINT_KEYS, KEYPOINT_NAMES
 
 IMAGE_FIELDS = ("id", "file_name", "height", "width")
 ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox")
@@ -23,6 +23,7 @@ ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox")
 # scores the points alone (GPSm falls back to the segmentation when dp_masks is absent).
 EVAL_ANNOTATION_FIELDS = (*ANNOTATION_FIELDS, "area")
 EVAL_DP_FIELDS = DP_POINT_KEYS
+NUM_KEYPOINT_VALUES = 3 * len(KEYPOINT_NAMES)  # x, y, visibility of the 17 COCO keypoints
 
 
 def read_json(path: Path, what: str = "file"):
@@ -72,8 +73,8 @@ def check_coco(data, path: Path, annotation_fields: tuple[str, ...] = ANNOTATION
 
     Raises ``ValueError`` naming ``path``, the record and the field for: a missing top-level list,
     an image or annotation without one of its fields, a bbox that is not four finite numbers, an
-    annotation of an unknown image, or only some of ``dp_fields`` (training needs all six ``dp_*``
-    fields, the evaluator the five point lists).
+    annotation of an unknown image, keypoints that are not 51 numbers, or only some of ``dp_fields``
+    (training needs all six ``dp_*`` fields, the evaluator the five point lists).
     """
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a COCO annotation file (expected a JSON object)")
@@ -94,6 +95,10 @@ def check_coco(data, path: Path, annotation_fields: tuple[str, ...] = ANNOTATION
         bbox = ann["bbox"]
         if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(b) for b in bbox)):
             raise ValueError(f"{path}: {where}: 'bbox' must be [x, y, w, h] (4 finite numbers), got {str(bbox)[:60]}")
+        keypoints = ann.get("keypoints")
+        if keypoints and not (isinstance(keypoints, list) and len(keypoints) == NUM_KEYPOINT_VALUES):
+            count = len(keypoints) if isinstance(keypoints, list) else "not a list"
+            raise ValueError(f"{path}: {where}: 'keypoints' must hold {NUM_KEYPOINT_VALUES} numbers, got {count}")
         dense += _check_densepose(path, ann, where, dp_fields)
     return dense
 

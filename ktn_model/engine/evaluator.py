@@ -23,7 +23,7 @@ SECTIONS = {"densepose_gps": "GPS", "densepose_gpsm": "GPSm", "keypoints": "keyp
 
 @torch.no_grad()
 def inference_on_loader(model: nn.Module, loader) -> list[dict]:
-    """Official result dicts (eval spec §4.3) for every image of ``loader`` ((images, targets) batches)."""
+    """Official result dicts (``ktn_model/evaluation/results.py``) for every image of ``loader``."""
     device = next(model.parameters()).device
     results: list[dict] = []
     for images, targets in loader:

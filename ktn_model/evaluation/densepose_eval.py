@@ -19,7 +19,13 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from ktn_model.data.coco_json import EVAL_ANNOTATION_FIELDS, EVAL_DP_FIELDS, load_coco, read_json
+from ktn_model.data.coco_json import (
+    EVAL_ANNOTATION_FIELDS,
+    EVAL_DP_FIELDS,
+    NUM_KEYPOINT_VALUES,
+    load_coco,
+    read_json,
+)
 from ktn_model.data.meta import DP_POINT_KEYS
 from ktn_model.evaluation.eval_data import EvalData, load_eval_data
 from ktn_model.evaluation.gps import GpsScorer, GtPoints, gt_points
@@ -27,7 +33,6 @@ from ktn_model.evaluation.masks import PastedMask, gt_mask, mask_iou, paste
 from ktn_model.evaluation.matching import MAX_DETS, METRIC_NAMES, ImagePairs, evaluate_pairs
 from ktn_model.evaluation.results import PERSON_CATEGORY, decode_iuv, iuv_size
 
-NUM_KEYPOINT_VALUES = 51
 # Ignore-region rules (spec §2.3): a GT is dropped at this covered fraction, a DT at this mask IoU.
 REGION_GT_COVER = 0.7
 REGION_DT_IOU = 0.9
