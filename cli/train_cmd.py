@@ -48,8 +48,9 @@ def train(
 ) -> None:
     """Train KTN (SGD, warm-up + multi-step LR, checkpoints, periodic evaluation), on one or more workers.
 
-    Every input (datasets, evaluation data, device) is checked before the first iteration. A fresh
-    run refuses an OUTPUT_DIR that already holds checkpoints. A diverging loss exits with code 1.
+    Inputs (datasets, evaluation data, device) are checked before the first iteration.
+
+    A new run refuses an OUTPUT_DIR that holds checkpoints. A diverging loss exits with code 1.
     """
     from ktn_model.config import setup_cfg
     from ktn_model.engine import distributed
