@@ -34,7 +34,6 @@ def measure(threads: int, rounds: int) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from golden import GOLDEN, make_weights, write_detectron2_pkl
 
-    from ktn_model.config import setup_cfg
     from ktn_model.engine.predictor import Predictor
 
     torch.set_num_threads(threads)
@@ -64,7 +63,8 @@ def main(rounds: int = typer.Option(2, help="Timed images per thread count (afte
         row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
         ratio = row["s/image"] / DETECTRON2_SECONDS[threads]
         print(f"{threads} thread(s): {row['s/image']:.1f} s/image ({ratio:.2f}× detectron2's "
-              f"{DETECTRON2_SECONDS[threads]} s), {row['detections']} detections, peak RSS {row['peak RSS (MiB)']:.0f} MiB")
+              f"{DETECTRON2_SECONDS[threads]} s), {row['detections']} detections, "
+              f"peak RSS {row['peak RSS (MiB)']:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -22,5 +22,8 @@ def synth(
     """Write a synthetic DensePose-COCO set: images, annotations.json, eval_data/, UV symmetry tables."""
     from ktn_model.data.synthetic import generate  # heavy imports only when the command runs
 
+    if seed < 0:
+        raise ValueError(f"--seed {seed}: must be a non-negative integer (numpy seeds are >= 0)")
+
     json_path = generate(out, images, seed, image_size=size)
     typer.echo(f"wrote {images} images and {json_path} (eval data in {out / 'eval_data'})")

@@ -7,6 +7,9 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
+from ktn_model.engine.demo_settings import DemoSettings
+
+DEFAULTS = DemoSettings()
 
 
 def register(app: typer.Typer) -> None:
@@ -16,22 +19,21 @@ def register(app: typer.Typer) -> None:
 
 @guarded
 def demo(
-    out: Path = typer.Option(Path("output/demo"), "--out", help="Folder for data, checkpoints and pictures."),
-    iterations: int | None = typer.Option(None, "--iterations", min=1, help="Training iterations (2 images each)."),
-    train_images: int | None = typer.Option(None, "--train-images", min=2, help="Synthetic training images."),
-    val_images: int | None = typer.Option(None, "--val-images", min=1, help="Synthetic validation images."),
-    image_size: int | None = typer.Option(None, "--image-size", min=64, help="Longer side of the synthetic images."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed for data, initialisation and training."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="CPU threads for torch (default 1)."),
+    out: Path = typer.Option(DEFAULTS.out, "--out", help="Folder for data, checkpoints and pictures."),
+    iterations: int = typer.Option(DEFAULTS.iterations, "--iterations", min=1, help="Training iterations (2 images)."),
+    train_images: int = typer.Option(DEFAULTS.train_images, "--train-images", min=2, help="Synthetic training images."),
+    val_images: int = typer.Option(DEFAULTS.val_images, "--val-images", min=1, help="Synthetic validation images."),
+    image_size: int = typer.Option(DEFAULTS.image_size, "--image-size", min=64, help="Longer image side in pixels."),
+    seed: int = typer.Option(DEFAULTS.seed, "--seed", help="Seed for data, initialisation and training."),
+    threads: int = typer.Option(DEFAULTS.threads, "--threads", min=1, help="CPU threads for torch."),
 ) -> None:
     """Train and evaluate a tiny KTN on synthetic DensePose-COCO, then print untrained vs trained GPS/GPSm."""
-    from ktn_model.engine.demo import DemoSettings, comparison_table, run_demo
+    from ktn_model.engine.demo import comparison_table, run_demo
     from ktn_model.engine.evaluator import report_console
 
     console = report_console()
-    given = {"iterations": iterations, "train_images": train_images, "val_images": val_images,
-             "image_size": image_size, "seed": seed, "threads": threads}  # fmt: skip
-    settings = DemoSettings(out=out, **{k: v for k, v in given.items() if v is not None})
+    settings = DemoSettings(out=out, iterations=iterations, train_images=train_images, val_images=val_images,
+                            image_size=image_size, seed=seed, threads=threads)  # fmt: skip
     report = run_demo(settings, console)
     console.print(comparison_table(report))
     timings = ", ".join(f"{name} {sec:.0f} s" for name, sec in report.seconds.items())

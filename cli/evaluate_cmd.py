@@ -29,13 +29,22 @@ def evaluate(
     gt_json: Path = typer.Argument(..., help="DensePose-COCO ground-truth json."),
     results_json: Path = typer.Argument(..., help="Detections in the official result list form."),
     eval_data: Path = typer.Option(
-        ..., "--eval-data", help="Directory with SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl."
+        ...,
+        "--eval-data",
+        help="Directory with the official SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl "
+        "(DensePose's DensePoseData/eval_data; see docs/usage.md).",
     ),
     out: Path | None = typer.Option(None, "--out", help="Write the metrics here as JSON."),
 ) -> None:
-    """GPS and GPSm AP/AR (official protocol), plus keypoint AP when the results carry keypoints."""
+    """GPS and GPSm AP/AR (official protocol), plus keypoint AP when the results carry keypoints.
+
+    The results must use the ground truth's image ids (and file names, when they carry them):
+    run `ktn infer --annotations GT_JSON`. A ground truth without DensePose annotations is refused.
+    """
     from ktn_model.evaluation import evaluate_densepose  # heavy imports only when the command runs
 
+    if out is not None and out.is_dir():
+        raise IsADirectoryError(f"--out {out}: is a directory; give a file name such as {out / 'metrics.json'}")
     metrics = evaluate_densepose(gt_json, results_json, eval_data)
     print_table(metrics)
     if out is not None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import EXIT_RUN_FAILED, guarded
+from ktn_model.engine.visualize import DEFAULT_MIN_SCORE
 
 DEFAULT_VIS = "dp_contour,dp_segm,dp_u,dp_v,bbox"
-DEFAULT_MIN_SCORE = 0.8
 CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+")
 
 

@@ -42,8 +42,11 @@ def test_unknown_name_lists_the_registered_ones():
         resolve("densepose_coco_2017_val")
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
-def test_bad_annotation_file_is_one_line_error_naming_it(tmp_path, text):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", r"ann\.json: not valid JSON"), ("[1, 2]", r"ann\.json: not a COCO annotation file")],
+)
+def test_bad_annotation_file_is_one_line_error_naming_it(tmp_path, text, message):
     (tmp_path / "ann.json").write_text(text)
-    with pytest.raises(ValueError, match=r"ann\.json: not a COCO-format annotation file"):
+    with pytest.raises(ValueError, match=message):
         DensePoseCocoDataset(resolve(f"{tmp_path}/ann.json:{tmp_path}"))

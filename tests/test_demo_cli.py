@@ -1,5 +1,7 @@
 """``ktn demo``: a miniature run end to end, and (slow) the real one against its promises."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,7 +9,8 @@ from typer.testing import CliRunner
 
 import ktn_kg
 from ktn_cli.ktn import app
-from ktn_model.engine.demo import DEFAULT_GRAPH, DemoSettings, ensure_graph, run_demo
+from ktn_model.engine.demo import DEFAULT_GRAPH, PICTURE_LONG_SIDE, DemoSettings, ensure_graph, run_demo
+from ktn_model.engine.visualize import LEGEND_WIDTH
 
 
 def test_a_miniature_demo_trains_evaluates_and_draws(tmp_path):
@@ -22,9 +25,27 @@ def test_a_miniature_demo_trains_evaluates_and_draws(tmp_path):
     names = {p.name for p in (out / "pictures").iterdir()}
     assert "results.json" in names
     for stem in ("000000", "000001"):
-        size = Image.open(out / "data" / "val" / "images" / f"{stem}.png").size
-        for kind in ("IUV", "INDS", "dp_contour", "dp_segm", "dp_u", "dp_v", "bbox"):
-            assert Image.open(out / "pictures" / f"{stem}_{kind}.png").size == size
+        width, height = Image.open(out / "data" / "val" / "images" / f"{stem}.png").size
+        factor = -(-PICTURE_LONG_SIDE // max(width, height))  # 6 for 96 px images: 576 px
+        for kind in ("IUV", "INDS"):
+            assert Image.open(out / "pictures" / f"{stem}_{kind}.png").size == (width, height)
+        for kind in ("dp_contour", "dp_u", "dp_v", "bbox"):
+            assert Image.open(out / "pictures" / f"{stem}_{kind}.png").size == (factor * width, factor * height)
+        legend = Image.open(out / "pictures" / f"{stem}_dp_segm.png").size
+        assert legend == (factor * width + LEGEND_WIDTH, factor * height)
+
+
+def test_demo_help_shows_every_default():
+    res = CliRunner().invoke(app, ["demo", "--help"])
+    assert res.exit_code == 0
+    # rich wraps the help column: each option's text runs until the next option's line
+    blocks = re.split(r"│ (?=--)", res.output)
+    text = {block.split()[0]: " ".join(block.split()) for block in blocks[1:]}
+    defaults = DemoSettings()
+    for option, value in [("--iterations", defaults.iterations), ("--train-images", defaults.train_images),
+                          ("--val-images", defaults.val_images), ("--image-size", defaults.image_size),
+                          ("--seed", defaults.seed), ("--threads", defaults.threads), ("--out", defaults.out)]:
+        assert f"[default: {value}]" in text[option], text[option]
 
 
 def test_a_missing_graph_is_built_offline_like_the_committed_one(tmp_path):

@@ -194,3 +194,34 @@ def test_errors_in_spawned_workers_reach_the_launcher_as_one_line(tmp_path):
 def _nan_worker(cfg):
     seed_all(cfg.SEED)
     Trainer(cfg, TinyDetector(nan_at=2), loader_fn(1, 0.0, comm.get_rank(), 2)).train()
+
+
+def test_a_resumed_run_writes_each_iteration_once(tmp_path):
+    killed = _trainer(_cfg(tmp_path), loader_fn(2, stop_at=6))
+    with pytest.raises(KeyboardInterrupt):
+        killed.train()
+    logged = [json.loads(x)["iteration"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 3, 4, 5, 6]
+    resumed = _trainer(_cfg(tmp_path), loader_fn(2))
+    resumed.resume()  # the checkpoint of iteration 4: iterations 5 and 6 run again
+    resumed.train()
+    records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in records] == list(range(1, 9))
+
+
+def test_temp_files_of_a_killed_checkpoint_write_are_removed_on_start(tmp_path):
+    stale = [tmp_path / ".model_0000004.pth.k2j3l4.tmp", tmp_path / ".last_checkpoint.abc.tmp"]
+    other = [tmp_path / ".notes.txt.x.tmp", tmp_path / "model_0000004.pth.tmp"]  # not this folder's pattern
+    for path in stale + other:
+        path.write_bytes(b"partial")
+    _trainer(_cfg(tmp_path, MAX_ITER=1), loader_fn(2)).train()
+    assert [p.exists() for p in stale + other] == [False, False, True, True]
+
+
+def test_a_run_whose_data_fails_to_load_writes_nothing(tmp_path):
+    def broken_loader(start_iter):
+        raise FileNotFoundError("ann.json: annotation file not found")
+
+    with pytest.raises(FileNotFoundError):
+        _trainer(_cfg(tmp_path / "out"), broken_loader).train()
+    assert not (tmp_path / "out").exists()

@@ -47,7 +47,7 @@ def test_evaluate_prints_table_and_writes_metrics(files, eval_dir, tmp_path):
     [
         (lambda gt, res, ev: res.write_text("[{"), "results.json: not valid JSON"),
         (lambda gt, res, ev: res.write_text('[{"image_id": 9}]'), "detection 0 (image id 9): image id not in"),
-        (lambda gt, res, ev: gt.unlink(), "gt.json: file not found"),
+        (lambda gt, res, ev: gt.unlink(), "gt.json: annotation file not found"),
         (lambda gt, res, ev: (ev / "Pdist_matrix.pkl").unlink(), "Pdist_matrix.pkl: evaluation-data file not found"),
     ],
 )

@@ -1,6 +1,7 @@
 """Dataset registry: DensePose-COCO names under ``DATASETS.ROOT`` or ``ANNOTATIONS_JSON:IMAGE_DIR``.
 
-Registered names and files follow data spec §1.1 (UltraPose per model spec §8.3).
+Registered names follow detectron2 DensePose's dataset names and the COCO folder layout (UltraPose
+in the same layout); ``docs/usage.md`` describes what the files must contain.
 """
 
 from __future__ import annotations

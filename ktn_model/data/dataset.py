@@ -1,22 +1,20 @@
 """DensePose-COCO as a torch dataset producing CONTRIBUTING's dataset -> model interface.
 
-Annotation handling follows data spec §1.7 (loader + training mapper) and the image filter of
-model spec §6.2.
+The annotation rules (required fields, crowds, box clipping, the keypoint +0.5, the training image
+filter) are described in ``docs/usage.md``, section "Annotation files".
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from pycocotools.coco import COCO
 
 from ktn_model.data.catalog import DatasetSpec
+from ktn_model.data.coco_json import load_coco
 from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS
 from ktn_model.data.part_masks import decode_part_masks
 
@@ -39,13 +37,13 @@ class ImageRecord:
 
 
 def has_densepose(ann: dict) -> bool:
-    """The person carries a DensePose annotation: all six ``dp_*`` fields (spec §1.7 step 3)."""
+    """The person carries a DensePose annotation: all six ``dp_*`` fields."""
     return all(key in ann for key in DP_KEYS)
 
 
 def keep_for_training(record: ImageRecord) -> bool:
-    """Spec §1.7 step 2 / model spec §6.2: annotations exist and there is a visible keypoint or a
-    person with all five point fields plus ``dp_masks`` or ``segmentation``."""
+    """The training image filter: annotations exist and there is a visible keypoint or a person
+    with all five point fields plus ``dp_masks`` or ``segmentation``."""
     anns = record.annotations
     visible = sum(int(np.count_nonzero(np.asarray(a.get("keypoints") or [])[2::3] > 0)) for a in anns)
     dense = any(all(k in a for k in DP_POINT_KEYS) and ("dp_masks" in a or "segmentation" in a) for a in anns)
@@ -58,7 +56,7 @@ def _box_xyxy(ann: dict, width: int, height: int) -> np.ndarray:
 
 
 def _keypoints(ann: dict) -> np.ndarray:
-    """(17, 3) ``[x + 0.5, y + 0.5, v]`` (the +0.5 is added to every entry, spec §1.7 step 1)."""
+    """(17, 3) ``[x + 0.5, y + 0.5, v]`` (the +0.5 is added to every entry)."""
     kpts = np.asarray(ann.get("keypoints") or np.zeros(3 * NUM_KEYPOINTS), dtype=np.float32).reshape(-1, 3)
     if kpts.shape[0] != NUM_KEYPOINTS:
         raise ValueError(f"annotation {ann.get('id')}: {kpts.size} keypoint numbers, expected {3 * NUM_KEYPOINTS}")
@@ -72,7 +70,7 @@ def _points(ann: dict) -> np.ndarray:
 
 
 def annotations_to_target(anns: list[dict], image_id: int, height: int, width: int) -> dict:
-    """Json annotations of one image -> the target dict (CONTRIBUTING interface, spec §1.7 step 3).
+    """Json annotations of one image -> the target dict (CONTRIBUTING interface).
 
     Crowds are dropped, boxes are clipped to the image and empty ones removed; a person without
     DensePose keeps its box and keypoints with ``dp_valid`` False, no points and an all-zero map.
@@ -97,17 +95,6 @@ def annotations_to_target(anns: list[dict], image_id: int, height: int, width: i
         "dp_masks": torch.as_tensor(np.array(masks, np.uint8).reshape(-1, DP_FRAME, DP_FRAME)),
         "image_id": torch.tensor(image_id, dtype=torch.int64),
     }
-
-
-def load_coco(json_file: Path) -> COCO:
-    """pycocotools ``COCO`` of a json file, quietly; a bad file is a one-line error naming it."""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return COCO(str(json_file))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{json_file}: annotation file not found") from None
-    except (ValueError, KeyError, TypeError, AssertionError) as e:
-        raise ValueError(f"{json_file}: not a COCO-format annotation file ({e or type(e).__name__})") from None
 
 
 def read_image(path: Path, height: int, width: int) -> torch.Tensor:

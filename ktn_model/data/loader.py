@@ -18,7 +18,7 @@ import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 
 from ktn_model.data.catalog import DatasetSpec, resolve
-from ktn_model.data.dataset import DensePoseCocoDataset, ImageReadError
+from ktn_model.data.dataset import DensePoseCocoDataset, ImageReadError, read_image
 from ktn_model.data.transforms import UVSymmetry, build_uv_symmetry, hflip
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class TrainBatchSampler(Sampler):
             order = torch.randperm(n, generator=gen)[self.rank :: self.world_size].tolist()
             flips = (torch.rand(n, generator=gen) < 0.5)[self.rank :: self.world_size].tolist()
             if all(i in self.bad for i in order):
-                raise RuntimeError(f"none of the {len(order)} training images of rank {self.rank} can be read")
+                raise ImageReadError(f"none of the {len(order)} training images of rank {self.rank} can be read")
             for index, flip in zip(order, flips, strict=True):
                 if index in self.bad:
                     continue
@@ -130,9 +130,26 @@ def _loader(dataset: Dataset, sym, batch_sampler, num_workers: int, seed: int, b
 
 
 def build_train_dataset(cfg) -> ConcatDataset:
-    """All ``DATASETS.TRAIN`` sets, training-filtered (spec §6.2), concatenated in order."""
+    """All ``DATASETS.TRAIN`` sets, training-filtered (the image filter of ``docs/usage.md``), in order."""
     return ConcatDataset([DensePoseCocoDataset(resolve(name, cfg.DATASETS.ROOT), train=True)
                           for name in cfg.DATASETS.TRAIN])  # fmt: skip
+
+
+def check_readable(dataset: ConcatDataset) -> None:
+    """Read images in order until one works; ``ImageReadError`` naming the first failure when none does.
+
+    Usually one image is read. It turns a wrong image folder into one line before training starts,
+    instead of one warning per image and an error once every image has been tried.
+    """
+    first_error = None
+    for records in (d.records for d in dataset.datasets):
+        for rec in records:
+            try:
+                read_image(rec.file_name, rec.height, rec.width)
+                return
+            except ImageReadError as e:
+                first_error = first_error or e
+    raise ImageReadError(f"none of the {len(dataset)} training images can be read (first: {first_error})")
 
 
 def build_train_loader(cfg, rank: int = 0, world_size: int = 1, seed: int | None = None,
@@ -153,6 +170,7 @@ def build_train_loader(cfg, rank: int = 0, world_size: int = 1, seed: int | None
     dataset = build_train_dataset(cfg)
     if len(dataset) == 0:
         raise ValueError(f"no training images left after filtering in {list(cfg.DATASETS.TRAIN)}")
+    check_readable(dataset)
     records = [r for d in dataset.datasets for r in d.records]
     groups = [int(r.width >= r.height) if cfg.DATALOADER.ASPECT_RATIO_GROUPING else 0 for r in records]
     sym = build_uv_symmetry(cfg)

@@ -4,11 +4,16 @@ A checkpoint is one ``torch.save`` dict: ``model`` (state dict), ``optimizer``, 
 ``scaler`` (AMP, or None), ``iteration`` (iterations completed) and ``rng`` (one generator
 snapshot per worker process, see :mod:`ktn_model.engine.rng`). The data sampler position is the
 iteration itself: the train loader is deterministic and is fast-forwarded on resume.
-``OUTPUT_DIR/last_checkpoint`` names the newest file.
+``OUTPUT_DIR/last_checkpoint`` names the newest file and ``OUTPUT_DIR/config.yaml`` holds the run's
+config (``ktn train --resume`` and ``ktn infer`` read it; see ``docs/usage.md``).
+
+Files are written under a hidden temporary name and renamed (``ktn_kg.atomic``); a process killed
+mid-write leaves ``.model_0000010.pth.<random>.tmp``, which the next run in that folder removes.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -19,7 +24,12 @@ from ktn_kg.atomic import atomic_write
 PERIODIC_NAME = "model_{:07d}.pth"
 FINAL_NAME = "model_final.pth"
 LAST_POINTER = "last_checkpoint"
+CONFIG_FILE = "config.yaml"
 _PERIODIC_RE = re.compile(r"model_(\d{7})\.pth")
+# Temporary files of atomic_write for this folder's own outputs: ".<name>.<random>.tmp".
+_STALE_TEMP_RE = re.compile(r"\.(model_\d{7}\.pth|model_final\.pth|last_checkpoint|config\.yaml)\..+\.tmp")
+
+logger = logging.getLogger(__name__)
 
 
 class Checkpointer:
@@ -47,6 +57,14 @@ class Checkpointer:
         if not path.is_file():
             raise FileNotFoundError(f"{pointer}: names {path.name}, which does not exist")
         return path
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temp files a killed run left behind (only names of this folder's own pattern)."""
+        stale = sorted(p for p in self.dir.glob(".*.tmp") if _STALE_TEMP_RE.fullmatch(p.name))
+        for path in stale:
+            path.unlink(missing_ok=True)
+            logger.warning("removed %s, left by an interrupted checkpoint write", path)
+        return stale
 
     def _prune(self) -> None:
         periodic = sorted(p for p in self.dir.iterdir() if _PERIODIC_RE.fullmatch(p.name))

@@ -18,12 +18,14 @@ from rich.table import Table
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
+from ktn_model.engine.demo_settings import DemoSettings
 from ktn_model.engine.evaluator import evaluate_model
 from ktn_model.engine.loader import train_batches
 from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import Trainer
+from ktn_model.engine.visualize import DEFAULT_MIN_SCORE
 from ktn_model.modeling import build_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,23 +34,7 @@ DEFAULT_GRAPH = REPO_ROOT / "graphs" / "v2.pkl"
 DEMO_VIS = ["dp_contour", "dp_segm", "dp_u", "dp_v", "bbox"]
 COMPARED = [("densepose_gps", "GPS"), ("densepose_gpsm", "GPSm")]
 METRIC_COLUMNS = ["AP", "AP50", "AP75", "AR"]
-
-
-@dataclass(frozen=True)
-class DemoSettings:
-    """The demo's size; the defaults finish in well under 10 minutes on 2 CPU cores."""
-
-    out: Path = Path("output/demo")
-    train_images: int = 200
-    val_images: int = 24
-    image_size: int = 192
-    iterations: int = 600
-    base_lr: float = 0.02
-    pictures: int = 4
-    seed: int = 0
-    # One thread: on a shared 2-core machine, two OpenMP threads per process slow a step down
-    # several-fold whenever another process is busy; one thread degrades gracefully.
-    threads: int = 1
+PICTURE_LONG_SIDE = 512  # the synthetic images are small: pictures are enlarged to at least this
 
 
 def ensure_graph(path: Path = DEFAULT_GRAPH) -> Path:
@@ -133,9 +119,12 @@ def _run_steps(s: DemoSettings, console: Console) -> DemoReport:
 
 
 def _pictures(cfg, model, val: Path, out: Path, count: int) -> Path:
+    """IUV/INDS PNGs and results.json as ``ktn infer`` writes them, with enlarged pictures and a legend."""
     paths = collect_inputs([str(val / "images")])[:count]
-    job = InferenceRun(Predictor(cfg, model, 0.5), out, DEMO_VIS, image_ids_from(val / "annotations.json"))
-    return run(job, paths)
+    job = InferenceRun(Predictor(cfg, model, DEFAULT_MIN_SCORE), out, DEMO_VIS,
+                       image_ids_from(val / "annotations.json"), long_side=PICTURE_LONG_SIDE, legend=True)
+    run(job, paths)
+    return out
 
 
 class _Clock:

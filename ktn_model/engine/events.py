@@ -5,21 +5,43 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ktn_kg.atomic import atomic_write
+
 METRICS_FILE = "metrics.jsonl"
 
 
 class MetricsWriter:
-    """Appends ``{"iteration": i, name: value, ...}`` records; mirrors them as TensorBoard scalars."""
+    """Appends ``{"iteration": i, name: value, ...}`` records; mirrors them as TensorBoard scalars.
+
+    Nothing is created before the first record: a run that fails before its first iteration leaves
+    no ``metrics.jsonl`` and no TensorBoard events file.
+    """
 
     def __init__(self, output_dir: str | Path, tensorboard: bool = True):
         self.path = Path(output_dir) / METRICS_FILE
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tb = _summary_writer(self.path.parent) if tensorboard else None
+        self.tensorboard = tensorboard
+        self._tb = None
+
+    def drop_after(self, iteration: int) -> int:
+        """Remove the records of iterations after ``iteration`` (a resumed run writes them again).
+
+        Returns how many records were removed; the file is rewritten atomically, and only if needed.
+        """
+        if not self.path.is_file():
+            return 0
+        lines = self.path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if json.loads(line)["iteration"] <= iteration]
+        if len(kept) != len(lines):
+            atomic_write(self.path, lambda f: f.write("".join(kept).encode()))
+        return len(lines) - len(kept)
 
     def write(self, iteration: int, scalars: dict[str, float]) -> None:
         """Record ``scalars`` (flat names, ``/`` for groups) at ``iteration``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a") as f:
             f.write(json.dumps({"iteration": iteration, **scalars}) + "\n")
+        if self.tensorboard and self._tb is None:
+            self._tb = _summary_writer(self.path.parent)
         if self._tb is not None:
             for name, value in scalars.items():
                 self._tb.add_scalar(name, value, iteration)

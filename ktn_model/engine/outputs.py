@@ -108,6 +108,8 @@ class InferenceRun:
     out_dir: Path
     vis: list[str] = field(default_factory=list)
     image_ids: dict[str, int] = field(default_factory=dict)  # file name -> id (e.g. from a GT json)
+    long_side: int = 0  # pictures enlarged (nearest) to at least this many pixels; 0 = image size
+    legend: bool = False  # a patch colour key on dp_segm pictures
     results: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -126,7 +128,8 @@ class InferenceRun:
         save_png(self.out_dir / f"{stem}_IUV.png", iuv)
         save_png(self.out_dir / f"{stem}_INDS.png", inds)
         for vis in self.vis:
-            save_png(self.out_dir / f"{stem}_{vis}.png", render(vis, pixels, iuv, output))
+            picture = render(vis, pixels, iuv, output, long_side=self.long_side, legend=self.legend)
+            save_png(self.out_dir / f"{stem}_{vis}.png", picture)
 
     def video(self, path: Path) -> int:
         """Annotate every frame of a video with the first visualisation; returns the frame count."""

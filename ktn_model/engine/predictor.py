@@ -13,6 +13,7 @@ import torch
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.resize import resize_shortest_edge
+from ktn_model.engine.checkpoint import CONFIG_FILE
 from ktn_model.engine.rng import seed_all
 from ktn_model.modeling import build_model, load_weights
 from ktn_model.modeling.build import build_postprocess
@@ -31,7 +32,7 @@ def load_config(weights: str | Path, config_file: str | Path | None = None, opts
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: checkpoint not found")
-    config_file = Path(config_file) if config_file else weights.parent / "config.yaml"
+    config_file = Path(config_file) if config_file else weights.parent / CONFIG_FILE
     if not config_file.is_file():
         raise FileNotFoundError(f"{config_file}: config not found (pass --config-file)")
     return setup_cfg(config_file, ["MODEL.DEVICE", "auto", *(opts or [])])

@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ktn_kg.atomic import atomic_write
 from ktn_model.engine import distributed as comm
-from ktn_model.engine.checkpoint import Checkpointer, load_checkpoint
+from ktn_model.engine.checkpoint import CONFIG_FILE, Checkpointer, load_checkpoint
 from ktn_model.engine.events import MetricsWriter, flatten_metrics
 from ktn_model.engine.progress import TrainProgress
 from ktn_model.engine.rng import get_rng_state, preserved_rng, seed_all, set_rng_state
@@ -98,14 +98,21 @@ class Trainer:
 
     # -- loop -----------------------------------------------------------------------------------
     def train(self) -> dict | None:
-        """Run the remaining iterations; return the final evaluation (None without an evaluator)."""
-        if comm.is_main_process():
-            self._save_config()
-        writer = MetricsWriter(self.cfg.OUTPUT_DIR) if comm.is_main_process() else None
+        """Run the remaining iterations; return the final evaluation (None without an evaluator).
+
+        OUTPUT_DIR is written only once the data loader is built (its datasets read and checked):
+        stale temp files are removed, config.yaml saved and metrics.jsonl cut back to this iteration.
+        """
         net = self._wrap(self.model)
         net.train()
         with preserved_rng():  # creating a loader iterator draws a seed: keep the streams aligned
             batches = iter(self.data_loader_fn(self.iteration))
+        writer = None
+        if comm.is_main_process():
+            self.checkpointer.remove_stale_temp_files()
+            self._save_config()
+            writer = MetricsWriter(self.cfg.OUTPUT_DIR)
+            writer.drop_after(self.iteration)
         bar = TrainProgress(self.max_iter, self.iteration) if comm.is_main_process() else None
         try:
             with bar or contextlib.nullcontext():
@@ -157,7 +164,7 @@ class Trainer:
             )
 
     def _clip_gradients(self) -> None:
-        """Per-parameter L2-norm clipping to CLIP_VALUE (detectron2 v0.2 "norm" type, spec §8)."""
+        """Per-parameter L2-norm clipping to CLIP_VALUE (detectron2 v0.2 "norm" type, docs/usage.md)."""
         if not self.cfg.SOLVER.CLIP_GRADIENTS.ENABLED:
             return
         self.scaler.unscale_(self.optimizer)
@@ -207,5 +214,5 @@ class Trainer:
         return results
 
     def _save_config(self) -> None:
-        path = Path(self.cfg.OUTPUT_DIR) / "config.yaml"
+        path = Path(self.cfg.OUTPUT_DIR) / CONFIG_FILE
         atomic_write(path, lambda f: f.write(self.cfg.dump().encode()))

@@ -1,15 +1,22 @@
-"""Pictures of DensePose predictions (data/eval spec §4.6): contours, I segmentation, U, V, boxes, keypoints.
+"""Pictures of DensePose predictions: contours, I segmentation, U, V, boxes, keypoints (``docs/usage.md``).
 
-Each visualiser draws on the input image in grey (as ``apply_net.py show`` does) and returns an
-(H, W, 3) uint8 RGB array of the input's size, drawn with matplotlib's Agg renderer.
+Each visualiser draws on the input image in grey (as DensePose's ``apply_net.py show`` does) and
+returns an (H, W, 3) uint8 RGB array of the input's size, drawn with matplotlib's Agg renderer.
+``render(..., long_side=N)`` enlarges small inputs (nearest neighbour, an integer factor) to at
+least N pixels on the long side, and ``legend=True`` adds a colour key of the 24 patches to the
+right of the ``dp_segm`` picture.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -21,14 +28,22 @@ BOX_COLOUR = (15 / 255, 127 / 255, 18 / 255)  # the reference's BGR (18, 127, 15
 # COCO person skeleton, 0-based keypoint indices.
 SKELETON = [(a - 1, b - 1) for a, b in KEYPOINT_SKELETON]
 DPI = 100
+# The one default detection threshold of pictures and results (`ktn infer --min-score`, the demo).
+DEFAULT_MIN_SCORE = 0.8
+LABEL_FONT_PT = 7
+# Width of one label character and the label height, in font sizes (DejaVu Sans digits, with margin).
+LABEL_CHAR_WIDTH, LABEL_HEIGHT = 0.62, 1.25
+LEGEND_WIDTH = 70  # pixels added right of a dp_segm picture for its colour key
+COLOUR_MAP = "viridis"
 
 
-def _canvas(image: np.ndarray) -> tuple[Figure, object]:
-    """A figure exactly the image's size with the grey image drawn on full-figure axes."""
+def _canvas(image: np.ndarray, extra_width: int = 0) -> tuple[Figure, object]:
+    """A figure of the image's size (plus ``extra_width`` pixels on the right) with the grey image
+    drawn on axes of exactly the image's size (one data unit = one pixel)."""
     height, width = image.shape[:2]
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    fig = Figure(figsize=((width + extra_width) / DPI, height / DPI), dpi=DPI)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
+    ax = fig.add_axes((0, 0, width / (width + extra_width), 1))
     grey = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     ax.imshow(grey, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     ax.set_xlim(-0.5, width - 0.5)
@@ -43,7 +58,7 @@ def _pixels(fig: Figure) -> np.ndarray:
 
 
 def _overlay(ax, values: np.ndarray, mask: np.ndarray, vmax: float) -> None:
-    ax.imshow(np.ma.masked_where(~mask, values), cmap="viridis", vmin=0, vmax=vmax, alpha=OVERLAY_ALPHA,
+    ax.imshow(np.ma.masked_where(~mask, values), cmap=COLOUR_MAP, vmin=0, vmax=vmax, alpha=OVERLAY_ALPHA,
               interpolation="nearest")
 
 
@@ -72,14 +87,35 @@ def draw_contour(ax, iuv: np.ndarray, _output: dict) -> None:
         for channel in (1, 2):
             values = np.ma.masked_where(~inside, iuv[..., channel].astype(np.float32))
             if values.count() > 3:
-                ax.contour(values, levels=levels, cmap="viridis", vmin=0, vmax=255, linewidths=0.8)
+                ax.contour(values, levels=levels, cmap=COLOUR_MAP, vmin=0, vmax=255, linewidths=0.8)
+
+
+def place_labels(corners: np.ndarray, size: tuple[float, float]) -> np.ndarray:
+    """Bottom-left positions (N, 2) for N labels of ``size`` (w, h) pixels wanted at ``corners`` (N, 2).
+
+    Labels are placed in order; one that would overlap an earlier label moves down by its height
+    until it overlaps none (boxes are drawn highest score first, so the best keeps its place).
+    """
+    w, h = size
+    placed: list[tuple[float, float]] = []
+    for x, y in np.asarray(corners, dtype=np.float64).reshape(-1, 2):
+        while any(abs(x - px) < w and abs(y - py) < h for px, py in placed):
+            y += h
+        placed.append((x, y))
+    return np.array(placed, dtype=np.float64).reshape(-1, 2)
 
 
 def draw_bbox(ax, _iuv: np.ndarray, output: dict) -> None:
-    """Boxes as 1-px rectangles with the score written at the top-left corner."""
-    for (x1, y1, x2, y2), score in zip(output["boxes"].tolist(), output["scores"].tolist(), strict=True):
+    """Boxes as 1-px rectangles with the score above the top-left corner, labels never overlapping."""
+    boxes, scores = output["boxes"].numpy().reshape(-1, 4), output["scores"].numpy().reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    texts = [f"{scores[i]:.2f}" for i in order]
+    font_px = LABEL_FONT_PT * DPI / 72
+    size = (LABEL_CHAR_WIDTH * font_px * max((len(t) for t in texts), default=0), LABEL_HEIGHT * font_px)
+    for i, text, (x, y) in zip(order, texts, place_labels(boxes[order, :2], size), strict=True):
+        x1, y1, x2, y2 = boxes[i].tolist()
         ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=BOX_COLOUR, linewidth=1))
-        ax.text(x1, y1, f"{score:6.4f}", color=BOX_COLOUR, fontsize=7, va="bottom")
+        ax.text(x, y, text, color=BOX_COLOUR, fontsize=LABEL_FONT_PT, va="bottom")
 
 
 def draw_keypoints(ax, _iuv: np.ndarray, output: dict) -> None:
@@ -120,12 +156,43 @@ def parse_vis(names: str) -> list[str]:
     return chosen
 
 
-def render(name: str, image: np.ndarray, iuv: np.ndarray, output: dict) -> np.ndarray:
+def enlarge(image: np.ndarray, iuv: np.ndarray, output: dict, factor: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The image and IUV repeated ``factor`` times along both axes, boxes and keypoints scaled to match."""
+    if factor == 1:
+        return image, iuv, output
+    image, iuv = (np.repeat(np.repeat(a, factor, axis=0), factor, axis=1) for a in (image, iuv))
+    scaled = dict(output, boxes=output["boxes"] * factor)
+    if "keypoints" in output:
+        keypoints = output["keypoints"].clone()
+        keypoints[..., :2] *= factor  # (D, 17, 3): x, y scaled, visibility kept
+        scaled["keypoints"] = keypoints
+    return image, iuv, scaled
+
+
+def _segm_legend(fig: Figure, image_width: int) -> None:
+    """A colour key of patches 1..24 (the ``dp_segm`` colours) in the figure's right margin."""
+    total = fig.get_figwidth() * DPI
+    cax = fig.add_axes((image_width / total + 8 / total, 0.04, 14 / total, 0.92))
+    mappable = ScalarMappable(norm=Normalize(0, NUM_PATCHES), cmap=colormaps[COLOUR_MAP])
+    patches = np.arange(1, NUM_PATCHES + 1)
+    bar = fig.colorbar(mappable, cax=cax, boundaries=np.arange(0.5, NUM_PATCHES + 1), values=patches, ticks=patches)
+    bar.ax.tick_params(labelsize=6)
+    bar.ax.set_ylabel("patch I", fontsize=7)
+
+
+def render(name: str, image: np.ndarray, iuv: np.ndarray, output: dict, long_side: int = 0,
+           legend: bool = False) -> np.ndarray:  # fmt: skip
     """Draw visualisation ``name`` of one image's predictions.
 
     ``image`` (H, W, 3) uint8 RGB, ``iuv`` (H, W, 3) uint8 full-image [I, U, V], ``output`` the model's
-    per-image dict (tensors on CPU). Returns (H, W, 3) uint8 RGB.
+    per-image dict (tensors on CPU). Returns (k·H, k·W, 3) uint8 RGB, k the smallest integer with
+    k·max(H, W) >= ``long_side`` (1 by default); ``legend`` widens a ``dp_segm`` picture by LEGEND_WIDTH.
     """
-    fig, ax = _canvas(image)
+    factor = max(1, math.ceil(long_side / max(image.shape[:2])))
+    image, iuv, output = enlarge(image, iuv, output, factor)
+    with_legend = legend and name == "dp_segm"
+    fig, ax = _canvas(image, LEGEND_WIDTH if with_legend else 0)
     VISUALIZERS[name](ax, iuv, output)
+    if with_legend:
+        _segm_legend(fig, image.shape[1])
     return _pixels(fig)

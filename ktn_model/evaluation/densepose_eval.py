@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,13 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from ktn_model.data.coco_json import (
+    EVAL_ANNOTATION_FIELDS,
+    EVAL_DP_FIELDS,
+    NUM_KEYPOINT_VALUES,
+    load_coco,
+    read_json,
+)
 from ktn_model.data.iuv import iuv_size
 from ktn_model.data.meta import DP_POINT_KEYS
 from ktn_model.evaluation.eval_data import EvalData, load_eval_data
@@ -28,10 +34,10 @@ from ktn_model.evaluation.masks import PastedMask, gt_mask, mask_iou, paste
 from ktn_model.evaluation.matching import MAX_DETS, METRIC_NAMES, ImagePairs, evaluate_pairs
 from ktn_model.evaluation.results import PERSON_CATEGORY, decode_iuv
 
-NUM_KEYPOINT_VALUES = 51
 # Ignore-region rules (spec §2.3): a GT is dropped at this covered fraction, a DT at this mask IoU.
 REGION_GT_COVER = 0.7
 REGION_DT_IOU = 0.9
+MATCH_HINT = " (run `ktn infer --annotations GT_JSON` so that results.json uses the ground truth's image ids)"
 
 
 @dataclass
@@ -81,14 +87,21 @@ def _densepose_field(value, where: str) -> tuple[tuple[int, ...], str]:
     return tuple(int(s) for s in _number_list(value[0], 3, "densepose shape", where)), value[1]
 
 
-def parse_detection(index: int, det: dict, image_ids: set[int]) -> Detection | None:
-    """Check one result dict (spec §4.3); None for a category other than person (not evaluated)."""
+def parse_detection(index: int, det: dict, file_names: dict[int, str]) -> Detection | None:
+    """Check one result dict (spec §4.3); None for a category other than person (not evaluated).
+
+    ``file_names``: GT image id -> file name (without folders). A detection whose image id is not in
+    the ground truth, or whose ``file_name`` (written by ``ktn infer``) is not that image's, is an error.
+    """
     if not isinstance(det, dict):
         raise ValueError(f"detection {index}: expected a JSON object, got {type(det).__name__}")
     image_id = det.get("image_id")
     where = f"detection {index} (image id {image_id})"
-    if not isinstance(image_id, int) or isinstance(image_id, bool) or image_id not in image_ids:
-        raise ValueError(f"{where}: image id not in the ground truth")
+    if not isinstance(image_id, int) or isinstance(image_id, bool) or image_id not in file_names:
+        raise ValueError(f"{where}: image id not in the ground truth{MATCH_HINT}")
+    if "file_name" in det and Path(str(det["file_name"])).name != file_names[image_id]:
+        raise ValueError(f"{where}: file_name {det['file_name']!r} is not the ground truth's "
+                         f"{file_names[image_id]!r} for that id{MATCH_HINT}")  # fmt: skip
     if det.get("category_id") != PERSON_CATEGORY:
         if "category_id" not in det:
             raise ValueError(f"{where}: missing 'category_id'")
@@ -106,35 +119,21 @@ def parse_detection(index: int, det: dict, image_ids: set[int]) -> Detection | N
     return Detection(index, int(image_id), bbox, score, shape, png)
 
 
-def _read_json(path: Path):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
-
-
 def load_gt(gt: str | Path | COCO) -> COCO:
-    """A pycocotools COCO from a DensePose-COCO json path (quietly) or an existing COCO."""
+    """A pycocotools COCO from a DensePose-COCO json path (checked, quietly) or an existing COCO.
+
+    A file without an annotation carrying DensePose points is refused: every metric would be -100.
+    """
     if isinstance(gt, COCO):
         return gt
-    data = _read_json(Path(gt))
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        raise ValueError(f"{gt}: not a COCO annotation file (no 'images' list)")
-    coco = COCO()
-    coco.dataset = data
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
+    return load_coco(gt, EVAL_ANNOTATION_FIELDS, EVAL_DP_FIELDS, need_densepose=True)
 
 
 def load_results(results: str | Path | list) -> list:
     """The result list, from a JSON path or as given."""
     if isinstance(results, str | Path):
         path = Path(results)
-        results = _read_json(path)
+        results = read_json(path)
         if not isinstance(results, list):
             raise ValueError(f"{path}: results must be a JSON list of detections")
     return results
@@ -318,8 +317,8 @@ def evaluate_densepose(
     """
     coco = load_gt(gt)
     results = load_results(results)
-    image_ids = set(coco.getImgIds())
-    parsed = [parse_detection(i, det, image_ids) for i, det in enumerate(results)]
+    file_names = {image_id: Path(image["file_name"]).name for image_id, image in coco.imgs.items()}
+    parsed = [parse_detection(i, det, file_names) for i, det in enumerate(results)]
     with_keypoints = _check_keypoints(results, parsed)
     eval_data = eval_data_dir if isinstance(eval_data_dir, EvalData) else load_eval_data(eval_data_dir)
     gps_pairs, gpsm_pairs = DensePoseEvaluator(coco, [d for d in parsed if d], eval_data).image_pairs()
