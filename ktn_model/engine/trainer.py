@@ -99,13 +99,13 @@ class Trainer:
     # -- loop -----------------------------------------------------------------------------------
     def train(self) -> dict | None:
         """Run the remaining iterations; return the final evaluation (None without an evaluator)."""
+        with preserved_rng():  # creating a loader iterator draws a seed: keep the streams aligned
+            batches = iter(self.data_loader_fn(self.iteration))  # first: bad data stops the run before any output
         if comm.is_main_process():
             self._save_config()
         writer = MetricsWriter(self.cfg.OUTPUT_DIR) if comm.is_main_process() else None
         net = self._wrap(self.model)
         net.train()
-        with preserved_rng():  # creating a loader iterator draws a seed: keep the streams aligned
-            batches = iter(self.data_loader_fn(self.iteration))
         bar = TrainProgress(self.max_iter, self.iteration) if comm.is_main_process() else None
         try:
             with bar or contextlib.nullcontext():

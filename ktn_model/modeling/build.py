@@ -8,16 +8,18 @@ import numpy as np
 import torch
 from torch import nn
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.detection.rpn import AnchorGenerator, RegionProposalNetwork, RPNHead
+from torchvision.models.detection.rpn import AnchorGenerator, RPNHead
 from torchvision.ops import MultiScaleRoIAlign
 
 import ktn_kg
 
 from .backbone import build_backbone
+from .box_losses import RegionProposalNetwork
 from .heads import build_densepose_head
 from .instance import InstanceStrengthening
 from .ktm import GRAPH_TASKS, KTM, VARIANTS
 from .ktn import KTN
+from .layers import c2_xavier_fill
 from .losses import DensePoseLossWeights
 from .mid import build_mid
 from .pooler import LEVELS, DensePosePooler
@@ -41,7 +43,16 @@ def build_rpn(cfg, channels: int) -> RegionProposalNetwork:
     return RegionProposalNetwork(
         anchors, RPNHead(channels, anchors.num_anchors_per_location()[0]), fg_iou, bg_iou, r.BATCH_SIZE_PER_IMAGE,
         r.POSITIVE_FRACTION, dict(training=r.PRE_NMS_TOPK_TRAIN, testing=r.PRE_NMS_TOPK_TEST),
-        dict(training=r.POST_NMS_TOPK_TRAIN, testing=r.POST_NMS_TOPK_TEST), r.NMS_THRESH)
+        dict(training=r.POST_NMS_TOPK_TRAIN, testing=r.POST_NMS_TOPK_TEST), r.NMS_THRESH,
+        smooth_l1_beta=r.SMOOTH_L1_BETA)
+
+
+def build_box_head(cfg, channels: int) -> TwoMLPHead:
+    """fc6, fc7 with detectron2's ``c2_xavier_fill``."""
+    head = TwoMLPHead(channels * cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION**2, cfg.MODEL.ROI_BOX_HEAD.FC_DIM)
+    for fc in (head.fc6, head.fc7):
+        c2_xavier_fill(fc)
+    return head
 
 
 def build_box_predictor(cfg) -> FastRCNNPredictor:
@@ -99,10 +110,10 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
                                    dp.BODY_MASK_WEIGHTS, cfg.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT)
     return KTNRoIHeads(
         MultiScaleRoIAlign(LEVELS, resolution, box.POOLER_SAMPLING_RATIO),
-        TwoMLPHead(channels * resolution**2, box.FC_DIM), build_box_predictor(cfg),
+        build_box_head(cfg, channels), build_box_predictor(cfg),
         DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO), head, predictor,
         box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
-        loss_weights=weights, instance_strengthening=instance)
+        loss_weights=weights, instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA)
 
 
 def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:
