@@ -122,6 +122,8 @@ _C.MODEL.RPN.NMS_THRESH = 0.7
 _C.MODEL.RPN.BATCH_SIZE_PER_IMAGE = 256
 _C.MODEL.RPN.POSITIVE_FRACTION = 0.5
 _C.MODEL.RPN.IOU_THRESHOLDS = [0.3, 0.7]
+# Smooth-L1 transition of the RPN box loss; 0 = L1 (detectron2 and the release; torchvision uses 1/9).
+_C.MODEL.RPN.SMOOTH_L1_BETA = 0.0
 
 _C.MODEL.ROI_HEADS = CfgNode()
 _C.MODEL.ROI_HEADS.NUM_CLASSES = 1  # person
@@ -137,6 +139,8 @@ _C.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 7
 _C.MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO = 2
 _C.MODEL.ROI_BOX_HEAD.POOLER_TYPE = "ROIAlign"  # "ROIAlign" (aligned=False, the DensePose configs) | "ROIAlignV2"
 _C.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS = [10.0, 10.0, 5.0, 5.0]
+# Smooth-L1 transition of the box-head regression loss; 0 = L1 (as MODEL.RPN.SMOOTH_L1_BETA).
+_C.MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA = 0.0
 
 _C.MODEL.ROI_KEYPOINT_HEAD = CfgNode()
 _C.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS = 17
@@ -201,7 +205,8 @@ _C.INPUT.MAX_SIZE_TEST = 1333
 _C.INPUT.SIZE_DIVISIBILITY = 32
 _C.INPUT.FORMAT = "RGB"  # channel order the network sees: "RGB" | "BGR" (detectron2's MSRA models)
 _C.INPUT.HFLIP_TRAIN = True
-# UV_symmetry_transforms.mat; without it horizontal flipping is off (training says so once).
+# UV_symmetry_transforms.mat, needed while HFLIP_TRAIN is on (training stops at start without it); the
+# R-50 presets point at datasets/UV_data/, where DensePose's UV-data download puts it.
 _C.INPUT.UV_SYMMETRY_FILE = ""
 
 _C.DATASETS = CfgNode()

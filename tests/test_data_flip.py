@@ -1,18 +1,20 @@
 """Horizontal flip with the DensePose symmetries (data spec §1.7 step 4) on synthetic annotations."""
 
-import logging
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
 import torch
 
-from ktn_model.config import get_cfg
+from ktn_model.config import get_cfg, setup_cfg
 from ktn_model.data import synthetic
 from ktn_model.data.catalog import resolve
 from ktn_model.data.dataset import DensePoseCocoDataset
 from ktn_model.data.meta import KEYPOINT_FLIP, MASK_LABEL_SYMMETRIES, POINT_LABEL_SYMMETRIES
 from ktn_model.data.transforms import build_uv_symmetry, flip_points, hflip, load_uv_symmetry
+
+PRESETS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +87,31 @@ def test_uv_lookup_uses_the_original_patch_table(tmp_path):
     assert out[1, 3] == pytest.approx(u[23][0, 255]) and out[1, 4] == pytest.approx(v[23][0, 255])
 
 
-def test_flip_off_without_symmetry_file(caplog, tmp_path):
+def test_flipping_needs_the_symmetry_file_unless_turned_off(tmp_path):
     cfg = get_cfg()
-    with caplog.at_level(logging.WARNING):
-        assert build_uv_symmetry(cfg) is None
-    assert [r.getMessage() for r in caplog.records] == [
-        "INPUT.UV_SYMMETRY_FILE is not set: horizontal flip augmentation is off"
-    ]
-    cfg.INPUT.UV_SYMMETRY_FILE = str(tmp_path / "missing.mat")
-    with pytest.raises(FileNotFoundError, match="missing.mat"):
+    assert cfg.INPUT.HFLIP_TRAIN
+    with pytest.raises(ValueError, match=r"INPUT.UV_SYMMETRY_FILE is not set but INPUT.HFLIP_TRAIN is on") as err:
         build_uv_symmetry(cfg)
+    assert "densepose_uv_data.tar.gz" in str(err.value) and "\n" not in str(err.value)
+    cfg.INPUT.UV_SYMMETRY_FILE = str(tmp_path / "missing.mat")
+    with pytest.raises(FileNotFoundError) as err:
+        build_uv_symmetry(cfg)
+    assert str(err.value) == (
+        f"{tmp_path / 'missing.mat'}: UV symmetry file not found (INPUT.UV_SYMMETRY_FILE), needed for horizontal "
+        "flips; it is UV_data/UV_symmetry_transforms.mat of https://dl.fbaipublicfiles.com/densepose/"
+        "densepose_uv_data.tar.gz (also at https://dl.fbaipublicfiles.com/densepose/data/UV_symmetry_transforms.mat)"
+        "; or set INPUT.HFLIP_TRAIN False to train without horizontal flips"
+    )
     (tmp_path / "bad.mat").write_bytes(b"not a mat file")
     cfg.INPUT.UV_SYMMETRY_FILE = str(tmp_path / "bad.mat")
     with pytest.raises(ValueError, match="bad.mat"):
         build_uv_symmetry(cfg)
+    cfg.INPUT.HFLIP_TRAIN = False  # explicitly off: no file needed, no flips
+    assert build_uv_symmetry(cfg) is None
+
+
+@pytest.mark.parametrize("preset", sorted(p.name for p in PRESETS.glob("*.yaml") if not p.name.startswith("Base")))
+def test_every_preset_flips_with_the_densepose_download(preset):
+    cfg = setup_cfg(PRESETS / preset)
+    assert cfg.INPUT.HFLIP_TRAIN
+    assert cfg.INPUT.UV_SYMMETRY_FILE == "datasets/UV_data/UV_symmetry_transforms.mat"

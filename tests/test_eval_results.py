@@ -11,6 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
+from ktn_model.data.catalog import resolve
+from ktn_model.data.dataset import DensePoseCocoDataset
 from ktn_model.evaluation import decode_iuv, encode_iuv, to_coco_results
 
 
@@ -66,7 +68,9 @@ def test_to_coco_results_from_model_output_tensors():
     assert (first["image_id"], first["category_id"], first["score"]) == (7, 1, pytest.approx(0.9))
     assert first["densepose"][0][0] == [3, 40, 30] and first["densepose"][1] == first["bbox"]
     np.testing.assert_array_equal(decode_iuv(first["densepose"][0][1]), iuvs[0].numpy())
-    assert first["keypoints"] == list(range(51)) and len(results[1]["keypoints"]) == 51
+    # x, y lose the training offset of 0.5 (detectron2's COCO evaluator does the same); scores are kept
+    assert first["keypoints"] == [v - 0.5 if k % 3 < 2 else v for k, v in enumerate(range(51))]
+    assert len(results[1]["keypoints"]) == 51
 
 
 def test_to_coco_results_without_densepose_or_keypoints():
@@ -84,3 +88,20 @@ def test_to_coco_results_names_a_detection_whose_iuv_does_not_fit():
     }
     with pytest.raises(ValueError, match=r"detection 1 \(image id 5\): IUV shape \(3, 30, 40\) does not fit"):
         to_coco_results(5, output)
+
+
+def test_keypoints_of_the_training_targets_come_back_as_the_annotated_pixel_indices(synth_dir):
+    # the dataset adds 0.5 to the annotated x, y; a model predicting the targets exactly must write the
+    # annotation's numbers (else keypoint AP is biased by half a pixel)
+    dataset = DensePoseCocoDataset(resolve(f"{synth_dir}/annotations.json:{synth_dir}/images"))
+    annotations = json.loads((synth_dir / "annotations.json").read_text())["annotations"]
+    _, target = dataset[0]
+    image_id = int(target["image_id"])
+    mine = [a for a in annotations if a["image_id"] == image_id and not a["iscrowd"]]
+    assert len(mine) == len(target["boxes"]) >= 1
+    predicted = target["keypoints"].clone()
+    predicted[..., 2] = 1.0  # a score in place of the visibility flag
+    output = {"boxes": target["boxes"], "scores": torch.ones(len(mine)), "keypoints": predicted}
+    for result, ann in zip(to_coco_results(image_id, output), mine, strict=True):
+        assert result["keypoints"][0::3] == ann["keypoints"][0::3]
+        assert result["keypoints"][1::3] == ann["keypoints"][1::3]

@@ -11,6 +11,7 @@ from ktn_model.modeling.losses import (
     point_samples,
     resample_masks,
     select_densepose_rois,
+    uv_loss_scale,
 )
 from ktn_model.modeling.structures import DensePoseOutput
 
@@ -112,3 +113,37 @@ def test_rois_without_points_give_zero_densepose_losses_with_gradient():
     assert losses["loss_keypoint"] > 0
     sum(losses.values()).backward()
     assert out.M.grad is not None
+
+
+def _per_image(out, rois, targets):
+    """The one-image, two-person batch of ``_synthetic_batch`` as two one-person images (one RoI each)."""
+    target = targets[0]
+    images = [{**{k: target[k][i : i + 1] for k in ("boxes", "keypoints", "dp_masks")},
+               "dp_points": [target["dp_points"][i]]} for i in range(2)]  # fmt: skip
+    image_rois = [DensePoseRoIs(rois[0].boxes[i : i + 1], torch.tensor([0])) for i in range(2)]
+    return images, image_rois
+
+
+def test_uv_losses_of_a_batch_are_the_mean_of_its_per_process_shares():
+    # DDP averages gradients over processes: the 2-image batch on one process must give the mean of the
+    # two 1-image shares (two processes), and U/V are 0.01 x 4 x (sum over points) / images.
+    out, rois, targets = _synthetic_batch()
+    images, image_rois = _per_image(out, rois, targets)
+    w = DensePoseLossWeights()
+    whole = densepose_losses(out, image_rois, images, w)
+    shares = [densepose_losses(DensePoseOutput(*(t[i : i + 1] for t in out)), [image_rois[i]], [images[i]], w)
+              for i in range(2)]  # fmt: skip
+    unit = [densepose_losses(DensePoseOutput(*(t[i : i + 1] for t in out)), [image_rois[i]], [images[i]],
+                             DensePoseLossWeights(uv=1.0)) for i in range(2)]  # fmt: skip
+    for name in ("loss_densepose_U", "loss_densepose_V"):
+        mean = (shares[0][name] + shares[1][name]) / 2
+        torch.testing.assert_close(whole[name], mean, rtol=1e-6, atol=0)
+        sums = [u[name] / 4 for u in unit]  # uv_loss_scale(1) = 4: the plain smooth-L1 sums of each image
+        torch.testing.assert_close(whole[name], 0.01 * 4 * (sums[0] + sums[1]) / 2, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize(("processes", "images_each"), [(1, 16), (2, 8), (4, 4), (8, 2), (16, 1)])
+def test_effective_uv_weight_of_a_16_image_batch_is_the_released_one(processes, images_each):
+    # effective weight per point = weight x scale / processes (DDP's mean); the release: 0.01 x 1 / 4
+    assert 0.01 * uv_loss_scale(images_each) / processes == pytest.approx(0.01 / 4, rel=1e-12)
+    assert uv_loss_scale(4) == 1.0

@@ -15,7 +15,7 @@ from PIL import Image
 
 from ktn_model.data.catalog import DatasetSpec
 from ktn_model.data.coco_json import load_coco
-from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS
+from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS, KEYPOINT_OFFSET
 from ktn_model.data.part_masks import decode_part_masks
 
 NUM_KEYPOINTS = 17
@@ -60,7 +60,7 @@ def _keypoints(ann: dict) -> np.ndarray:
     kpts = np.asarray(ann.get("keypoints") or np.zeros(3 * NUM_KEYPOINTS), dtype=np.float32).reshape(-1, 3)
     if kpts.shape[0] != NUM_KEYPOINTS:
         raise ValueError(f"annotation {ann.get('id')}: {kpts.size} keypoint numbers, expected {3 * NUM_KEYPOINTS}")
-    kpts[:, :2] += 0.5
+    kpts[:, :2] += KEYPOINT_OFFSET
     return kpts
 
 

@@ -28,6 +28,8 @@ KEYPOINT_NAMES = (
 )  # fmt: skip
 # Keypoint index -> index of its left/right partner (horizontal flip).
 KEYPOINT_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
+# Added to the annotated keypoint x, y (pixel indices) for training, subtracted from predicted ones in results.
+KEYPOINT_OFFSET = 0.5
 # COCO person skeleton, 1-based keypoint pairs as in the official categories entry.
 KEYPOINT_SKELETON = (
     (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7), (6, 8), (7, 9),

@@ -6,7 +6,6 @@ Resizing is not done here: the model's ``GeneralizedRCNNTransform`` resizes, and
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,12 @@ from ktn_model.data.meta import (
     POINT_LABEL_SYMMETRIES,
 )
 
-logger = logging.getLogger(__name__)
+# Where UV_symmetry_transforms.mat comes from (DensePose's UV data, also detectron2's DensePose metadata).
+UV_SYMMETRY_SOURCE = (
+    "it is UV_data/UV_symmetry_transforms.mat of https://dl.fbaipublicfiles.com/densepose/densepose_uv_data.tar.gz "
+    "(also at https://dl.fbaipublicfiles.com/densepose/data/UV_symmetry_transforms.mat)"
+)
+FLIP_OFF_HINT = "or set INPUT.HFLIP_TRAIN False to train without horizontal flips"
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ def load_uv_symmetry(path: str | Path) -> UVSymmetry:
     try:
         mat = scipy.io.loadmat(str(path))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: UV symmetry file not found (INPUT.UV_SYMMETRY_FILE)") from None
+        raise FileNotFoundError(f"{path}: UV symmetry file not found (INPUT.UV_SYMMETRY_FILE), needed for "
+                                f"horizontal flips; {UV_SYMMETRY_SOURCE}; {FLIP_OFF_HINT}") from None
     except (ValueError, TypeError, OSError, scipy.io.matlab.MatReadError) as e:
         raise ValueError(f"{path}: not a readable MATLAB file ({e})") from None
     tables = []
@@ -51,13 +56,16 @@ def load_uv_symmetry(path: str | Path) -> UVSymmetry:
 
 
 def build_uv_symmetry(cfg) -> UVSymmetry | None:
-    """The flip tables named by ``INPUT.UV_SYMMETRY_FILE``, or ``None`` (flipping off) when flipping is
-    disabled or no file is configured; the latter is logged once, here, when the data is built."""
+    """The flip tables named by ``INPUT.UV_SYMMETRY_FILE``, or ``None`` when ``INPUT.HFLIP_TRAIN`` is off.
+
+    With flipping on (the release always flips), a missing or unset file is an error naming the file and
+    where it comes from: flipping is never dropped silently.
+    """
     if not cfg.INPUT.HFLIP_TRAIN:
         return None
     if not cfg.INPUT.UV_SYMMETRY_FILE:
-        logger.warning("INPUT.UV_SYMMETRY_FILE is not set: horizontal flip augmentation is off")
-        return None
+        raise ValueError(f"INPUT.UV_SYMMETRY_FILE is not set but INPUT.HFLIP_TRAIN is on: point it at "
+                         f"UV_symmetry_transforms.mat ({UV_SYMMETRY_SOURCE}); {FLIP_OFF_HINT}")
     return load_uv_symmetry(cfg.INPUT.UV_SYMMETRY_FILE)
 
 

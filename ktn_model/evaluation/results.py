@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ktn_model.data.iuv import iuv_size
+from ktn_model.data.meta import KEYPOINT_OFFSET
 
 PERSON_CATEGORY = 1
 
@@ -54,17 +55,31 @@ def _numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _keypoint_indices(keypoints: np.ndarray) -> np.ndarray:
+    """(D, 17, 3) predicted [x, y, score] -> the same with x, y as annotation pixel indices.
+
+    Training adds ``KEYPOINT_OFFSET`` to the annotated indices; it is subtracted here, as detectron2's COCO
+    evaluator does.
+    """
+    out = np.array(keypoints, dtype=np.float64)
+    out[..., :2] -= KEYPOINT_OFFSET
+    return out
+
+
 def to_coco_results(image_id: int, output: dict) -> list[dict]:
     """The model's eval output for one image → official result dicts (spec §4.3), in model order.
 
     ``output``: ``boxes`` (D, 4) XYXY, ``scores`` (D,), optional ``densepose`` (list of D uint8
-    (3, H_d, W_d)) and ``keypoints`` (D, 17, 3). The box width and height are computed in the
-    boxes' own dtype, as the model did when it sized the IUV arrays.
+    (3, H_d, W_d)) and ``keypoints`` (D, 17, 3) [x, y, score] (x, y written minus 0.5, see
+    ``_keypoint_indices``). The box width and height are computed in the boxes' own dtype, as the model
+    did when it sized the IUV arrays.
     """
     boxes = _numpy(output["boxes"]).reshape(-1, 4)
     xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).tolist()
     scores = _numpy(output["scores"]).reshape(-1).tolist()
-    keypoints = [k.ravel().tolist() for k in _numpy(output["keypoints"])] if "keypoints" in output else None
+    keypoints = None
+    if "keypoints" in output:
+        keypoints = [k.ravel().tolist() for k in _keypoint_indices(_numpy(output["keypoints"]))]
     densepose = output.get("densepose")
     results = []
     for i, (bbox, score) in enumerate(zip(xywh, scores, strict=True)):

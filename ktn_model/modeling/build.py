@@ -18,6 +18,7 @@ from .heads import DensePoseHead
 from .instance import InstanceStrengthening
 from .ktm import GRAPH_TASKS, KTM, VARIANTS
 from .ktn import KTN
+from .layers import c2_xavier_fill
 from .losses import DensePoseLossWeights
 from .mid import build_mid
 from .pooler import LEVELS, DensePosePooler, ROIPooler, aligned_flag
@@ -34,6 +35,14 @@ def build_transform(cfg) -> KTNTransform:
     i = cfg.INPUT
     return KTNTransform(i.MIN_SIZE_TRAIN, i.MAX_SIZE_TRAIN, i.MIN_SIZE_TEST, i.MAX_SIZE_TEST,
                         cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD, i.SIZE_DIVISIBILITY, i.FORMAT)
+
+
+def build_box_head(cfg, channels: int) -> TwoMLPHead:
+    """fc6, fc7 with detectron2's ``c2_xavier_fill``."""
+    head = TwoMLPHead(channels * cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION**2, cfg.MODEL.ROI_BOX_HEAD.FC_DIM)
+    for fc in (head.fc6, head.fc7):
+        c2_xavier_fill(fc)
+    return head
 
 
 def build_box_predictor(cfg) -> FastRCNNPredictor:
@@ -124,11 +133,11 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
                                    dp.BODY_MASK_WEIGHTS, cfg.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT)
     return KTNRoIHeads(
         ROIPooler(LEVELS, [4, 8, 16, 32], resolution, box.POOLER_SAMPLING_RATIO, aligned_flag(box.POOLER_TYPE)),
-        TwoMLPHead(channels * resolution**2, box.FC_DIM), build_box_predictor(cfg),
+        build_box_head(cfg, channels), build_box_predictor(cfg),
         DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO, aligned_flag(dp.POOLER_TYPE)), head,
         predictor,
         box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
-        loss_weights=weights, instance_strengthening=instance)
+        loss_weights=weights, instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA)
 
 
 def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:

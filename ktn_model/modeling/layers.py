@@ -22,3 +22,11 @@ def conv_gn_relu(c_in: int, c_out: int, kernel: int = 3, dilation: int = 1) -> n
     """Conv without bias + GroupNorm(32) + ReLU, padding = dilation·(kernel // 2) keeps H×W."""
     conv = nn.Conv2d(c_in, c_out, kernel, padding=dilation * (kernel // 2), dilation=dilation, bias=False)
     return nn.Sequential(conv, nn.GroupNorm(32, c_out), nn.ReLU(inplace=True))
+
+
+def c2_xavier_fill(module: nn.Module) -> nn.Module:
+    """Kaiming-uniform (a = 1) weight and zero bias, detectron2's ``c2_xavier_fill`` (its box-head fc layers)."""
+    nn.init.kaiming_uniform_(module.weight, a=1)
+    if module.bias is not None:
+        nn.init.zeros_(module.bias)
+    return module

@@ -17,6 +17,8 @@ from torchvision.ops import box_iou
 from .structures import DensePoseOutput
 
 GT_FRAME = 256  # side of the GT-box frame of dp_x, dp_y and dp_masks
+# The summed U/V losses are taken per this many images: the release's 4 images per process (docs/training.md).
+UV_LOSS_IMAGES = 4
 
 
 class DensePoseRoIs(NamedTuple):
@@ -113,7 +115,7 @@ def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int | t
 
 
 class DensePoseLossWeights(NamedTuple):
-    """Weights of the U/V (summed), I, S, M and keypoint losses (spec §2.5)."""
+    """Weights of the U/V (summed over points, per ``UV_LOSS_IMAGES`` images), I, S, M and keypoint losses."""
 
     uv: float = 0.01
     i: float = 1.0
@@ -127,9 +129,22 @@ def _zero(*tensors: Tensor) -> Tensor:
     return sum(t.sum() for t in tensors) * 0.0
 
 
+def uv_loss_scale(num_images: int) -> float:
+    """Factor of the summed U/V losses of a process's ``num_images`` images: ``UV_LOSS_IMAGES / num_images``.
+
+    DDP averages gradients over processes, so for a global batch of N images in equal shares the effective
+    U/V loss is weight · 4 · (sum over the N images' points) / N whatever the number of processes; at the
+    released batch (4 processes × 4 images) the factor is 1, the release's per-process sum.
+    """
+    return UV_LOSS_IMAGES / num_images
+
+
 def densepose_losses(out: DensePoseOutput, rois: list[DensePoseRoIs], targets: list[dict],
                      w: DensePoseLossWeights) -> dict[str, Tensor]:
-    """The weighted U, V, I, S, M and keypoint losses over the RoIs of the batch (``out`` concatenates them)."""
+    """The weighted U, V, I, S, M and keypoint losses over the RoIs of the batch (``out`` concatenates them).
+
+    ``rois`` and ``targets`` hold one entry per image of this process's batch.
+    """
     boxes = torch.cat([r.boxes for r in rois])
     gt_boxes = torch.cat([t["boxes"][r.gt] for r, t in zip(rois, targets, strict=True)])
     points = [t["dp_points"][g] for r, t in zip(rois, targets, strict=True) for g in r.gt.tolist()]
@@ -150,9 +165,10 @@ def densepose_losses(out: DensePoseOutput, rois: list[DensePoseRoIs], targets: l
     v = bilinear_sample(sel.V, s)[fg].gather(1, part_gt)[:, 0]
     i_logits = bilinear_sample(sel.I, s)
     s_gt = resample_masks(masks[idx], gt_boxes[idx], boxes[idx], out.S.shape[-1])
+    uv = w.uv * uv_loss_scale(len(targets))
     losses.update(
-        loss_densepose_U=w.uv * F.smooth_l1_loss(u, s.U[fg], reduction="sum"),
-        loss_densepose_V=w.uv * F.smooth_l1_loss(v, s.V[fg], reduction="sum"),
+        loss_densepose_U=uv * F.smooth_l1_loss(u, s.U[fg], reduction="sum"),
+        loss_densepose_V=uv * F.smooth_l1_loss(v, s.V[fg], reduction="sum"),
         loss_densepose_I=w.i * F.cross_entropy(i_logits, s.I) if len(s.I) else _zero(sel.I),
         loss_densepose_S=w.s * F.cross_entropy(sel.S, s_gt),
         loss_densepose_M=w.m * F.cross_entropy(sel.M, s_gt.clamp(0, 1)),

@@ -6,9 +6,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models.detection.roi_heads import RoIHeads, fastrcnn_loss, keypointrcnn_inference
+from torchvision.models.detection.roi_heads import RoIHeads, keypointrcnn_inference
 from torchvision.ops import boxes as box_ops
 
+from .box_losses import fastrcnn_loss
 from .instance import InstanceStrengthening
 from .losses import DensePoseLossWeights, densepose_losses, select_densepose_rois
 from .pooler import DensePosePooler
@@ -29,13 +30,14 @@ class KTNRoIHeads(RoIHeads):
                  densepose_pooler: DensePosePooler, densepose_head: nn.Module, densepose_predictor: DensePosePredictor,
                  *, box_args: dict, densepose_iou: float = 0.65, max_densepose_rois: int = 0,
                  loss_weights: DensePoseLossWeights = DensePoseLossWeights(),
-                 instance_strengthening: InstanceStrengthening | None = None):
+                 instance_strengthening: InstanceStrengthening | None = None, box_smooth_l1_beta: float = 0.0):
         super().__init__(box_roi_pool, box_head, box_predictor, **box_args)
         self.densepose_pooler = densepose_pooler
         self.densepose_head = densepose_head
         self.densepose_predictor = densepose_predictor
         self.densepose_iou, self.max_densepose_rois, self.loss_weights = densepose_iou, max_densepose_rois, loss_weights
         self.instance_strengthening = instance_strengthening
+        self.box_smooth_l1_beta = box_smooth_l1_beta  # MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA (0 = L1)
 
     def densepose(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
                   ) -> tuple[DensePoseOutput, Tensor | None]:
@@ -70,7 +72,8 @@ class KTNRoIHeads(RoIHeads):
         box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
         class_logits, box_regression = self.box_predictor(box_features)
         if self.training:
-            loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets)
+            loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets,
+                                                        self.box_smooth_l1_beta)
             rois = [select_densepose_rois(p, m, lab, t["boxes"], t["dp_valid"], self.densepose_iou,
                                           self.max_densepose_rois)
                     for p, m, lab, t in zip(proposals, matched_idxs, labels, targets, strict=True)]

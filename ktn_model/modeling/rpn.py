@@ -17,6 +17,8 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.rpn import RegionProposalNetwork, RPNHead
 from torchvision.ops import boxes as box_ops
 
+from .box_losses import rpn_loss
+
 
 class DefaultAnchorGenerator(AnchorGenerator):
     """Anchors per level (sizes[i] × aspect_ratios[i]) on a grid of the level's ``strides[i]``, offset 0.
@@ -50,7 +52,17 @@ class DefaultAnchorGenerator(AnchorGenerator):
 
 class DefaultRPN(RegionProposalNetwork):
     """torchvision's RPN with detectron2's proposal selection: per level the top-k logits, decode, clip,
-    drop empty boxes, NMS per level on the logits, keep the best ``post_nms_top_n`` overall."""
+    drop empty boxes, NMS per level on the logits, keep the best ``post_nms_top_n`` overall; its box loss is
+    smooth-L1 with ``smooth_l1_beta`` (``MODEL.RPN.SMOOTH_L1_BETA``, 0 = L1 as released)."""
+
+    def __init__(self, *args, smooth_l1_beta: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.smooth_l1_beta = smooth_l1_beta
+
+    def compute_loss(self, objectness: Tensor, pred_bbox_deltas: Tensor, labels: list[Tensor],
+                     regression_targets: list[Tensor]) -> tuple[Tensor, Tensor]:
+        return rpn_loss(objectness, pred_bbox_deltas, labels, regression_targets, self.fg_bg_sampler,
+                        self.smooth_l1_beta)
 
     def filter_proposals(self, proposals: Tensor, objectness: Tensor, image_shapes: list[tuple[int, int]],
                          num_anchors_per_level: list[int]) -> tuple[list[Tensor], list[Tensor]]:
@@ -82,4 +94,5 @@ def build_rpn(cfg, channels: int) -> DefaultRPN:
     return DefaultRPN(
         anchors, RPNHead(channels, anchors.num_anchors_per_location()[0]), fg_iou, bg_iou, r.BATCH_SIZE_PER_IMAGE,
         r.POSITIVE_FRACTION, dict(training=r.PRE_NMS_TOPK_TRAIN, testing=r.PRE_NMS_TOPK_TEST),
-        dict(training=r.POST_NMS_TOPK_TRAIN, testing=r.POST_NMS_TOPK_TEST), r.NMS_THRESH)
+        dict(training=r.POST_NMS_TOPK_TRAIN, testing=r.POST_NMS_TOPK_TEST), r.NMS_THRESH,
+        smooth_l1_beta=r.SMOOTH_L1_BETA)
