@@ -28,7 +28,6 @@ import pandas as pd
 import torch
 import typer
 
-from ktn_kg.atomic import atomic_write
 from ktn_model.data import scene, synthetic
 from ktn_model.data.body import pose_body
 from ktn_model.engine.demo import DemoSettings, demo_cfg, ensure_graph
@@ -39,6 +38,7 @@ from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
 from ktn_model.modeling.build import load_crkg
 from ktn_model.modeling.ktm import VARIANTS as KTM_PARSERS
+from ktn_utils.atomic import atomic_write
 
 # Table I rows: (MODEL.ROI_DENSEPOSE_HEAD.DECODER, ...KTM, shuffled CRKG rows)
 VARIANTS = {

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import typer
 
-from ktn_kg.provenance import package_version
+from ktn_utils.versions import package_version
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
-from ktn_kg.atomic import atomic_write
+from ktn_utils.atomic import atomic_write
 
 FORMATS = {"detectron2": "a detectron2 model-zoo .pkl (numpy arrays)", "ktnv2": "a KTN-release .pth"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
-from ktn_kg.atomic import atomic_write
+from ktn_utils.atomic import atomic_write
 
 
 def print_table(metrics: dict[str, dict[str, float]]) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from ktn_cli import texture_cmd
 from ktn_cli.common import guarded
-from ktn_kg.atomic import atomic_write
+from ktn_utils.atomic import atomic_write
 
 app = typer.Typer(help="SMPL correspondences of DensePose predictions.", no_args_is_help=True)
 

@@ -13,8 +13,8 @@ import typer
 from PIL import Image
 
 from ktn_cli.common import guarded
-from ktn_kg.atomic import atomic_write
 from ktn_model.surface.atlas import DEFAULT_TILE
+from ktn_utils.atomic import atomic_write
 
 app = typer.Typer(help="DensePose texture atlas: extract from images or video, paint onto persons.",
                   no_args_is_help=True)  # fmt: skip

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ktn_utils.versions import package_version
+
 from .embeddings import load_embedder
 from .errors import KGError
 from .graph import GRAPH_VERSIONS, KnowledgeGraph, TaskGraph
-from .provenance import file_record, package_version
+from .provenance import file_record
 from .recipe import Recipe, col_row_norm, combine, cosine, expand_counts, release_layout, rescale_unit, rule_matrix
 from .visual_genome import count_pairs, relevant_words, rule_counts
 from .vocabulary import Vocabulary, load_vocabulary

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from ktn_utils.atomic import atomic_write
+from ktn_utils.safe_pickle import safe_load
+from ktn_utils.versions import package_version
+
 from .errors import KGError
 from .graph import COMPONENTS, RELEASE_SHAPES, KnowledgeGraph, TaskGraph
-from .provenance import file_record, package_version
-from .safe_pickle import safe_load
+from .provenance import file_record
 from .vocabulary import TASKS, load_vocabulary
 
 EXPORT_FORMATS = ("ktn-release", "npz", "graphml", "gexf", "csv")
@@ -115,7 +117,7 @@ def import_release(folder: str | Path) -> KnowledgeGraph:
 
 
 def _release_matrix(path: Path, task: str) -> np.ndarray:
-    arr = safe_load(path)
+    arr = safe_load(path, KGError)
     if not isinstance(arr, np.ndarray) or arr.shape != RELEASE_SHAPES[task] or arr.dtype.kind != "f":
         shape = getattr(arr, "shape", type(arr).__name__)
         raise KGError(f"{path}: expected a float array of shape {RELEASE_SHAPES[task]}, got {shape}")

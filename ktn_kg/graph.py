@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from ktn_utils.atomic import atomic_write
+from ktn_utils.safe_pickle import safe_load
+
 from .errors import KGError
-from .safe_pickle import safe_load
 from .vocabulary import TASKS
 
 FORMAT_TAG = "ktn-crkg"
@@ -138,7 +139,7 @@ def _feed(h, obj) -> None:
 
 def load_graph(path: str | Path) -> KnowledgeGraph:
     """Load a graph file safely (no code execution) and check format, schema version, shapes and hash."""
-    envelope = safe_load(path)
+    envelope = safe_load(path, KGError)
     content = check_envelope(envelope, str(path))
     try:
         return _from_content(content, str(path))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 
@@ -13,11 +12,3 @@ def file_record(path: str | Path) -> dict:
     with open(path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     return {"name": path.name, "size": path.stat().st_size, "sha256": digest}
-
-
-def package_version() -> str:
-    """Installed version of the ``ktn`` distribution ("0+unknown" in a bare source tree)."""
-    try:
-        return version("ktn")
-    except PackageNotFoundError:
-        return "0+unknown"

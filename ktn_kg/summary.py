@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write
+from ktn_utils.atomic import atomic_write
+
 from .errors import KGError
 from .exchange import edge_table
 from .graph import KnowledgeGraph

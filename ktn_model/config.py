@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 from yacs.config import CfgNode as _YacsNode
 
+from ktn_model.resources import resolve_config
+
 BASE_KEY = "_BASE_"
 
 
@@ -66,10 +68,10 @@ def get_cfg() -> CfgNode:
 
 
 def setup_cfg(config_file: str | Path | None = None, opts: list[str] | None = None) -> CfgNode:
-    """Defaults, then ``config_file``, then ``KEY VALUE`` overrides; returned frozen."""
+    """Defaults, then ``config_file`` (a path or a shipped preset name), then ``KEY VALUE`` overrides; frozen."""
     cfg = get_cfg()
     if config_file:
-        cfg.merge_from_file(config_file)
+        cfg.merge_from_file(resolve_config(config_file))
     if opts:
         if len(opts) % 2:
             raise ValueError(f"overrides must come in KEY VALUE pairs, got {len(opts)} items: {opts}")

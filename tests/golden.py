@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ktn_kg.safe_pickle import safe_load
+from ktn_utils.safe_pickle import safe_load
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 

@@ -54,7 +54,7 @@ def test_two_builds_are_byte_identical(inputs, tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path):
-    from ktn_kg.atomic import atomic_write
+    from ktn_utils.atomic import atomic_write
 
     def interrupted(f):
         f.write(b"half")

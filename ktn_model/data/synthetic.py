@@ -26,10 +26,10 @@ import pycocotools.mask as mask_utils
 import scipy.io
 from PIL import Image
 
-from ktn_kg.atomic import atomic_write
 from ktn_model.data import surface
 from ktn_model.data.meta import COARSE_OF_FINE, DP_FRAME, NUM_COARSE_PARTS, NUM_PATCHES, person_category
 from ktn_model.data.scene import Buffers, Person, background, render, sample_crowd, sample_persons, shade_persons
+from ktn_utils.atomic import atomic_write
 
 DEFAULT_IMAGE_SIZE = 320
 # Sparse-point quota per fine patch: torso and head get more than limbs (max 192 <= 196, spec §1.3).

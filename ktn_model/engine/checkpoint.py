@@ -7,7 +7,7 @@ iteration itself: the train loader is deterministic and is fast-forwarded on res
 ``OUTPUT_DIR/last_checkpoint`` names the newest file and ``OUTPUT_DIR/config.yaml`` holds the run's
 config (``ktn train --resume`` and ``ktn infer`` read it; see ``docs/usage.md``).
 
-Files are written under a hidden temporary name and renamed (``ktn_kg.atomic``); a process killed
+Files are written under a hidden temporary name and renamed (``ktn_utils.atomic``); a process killed
 mid-write leaves ``.model_0000010.pth.<random>.tmp``, which the next run in that folder removes.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from ktn_kg.atomic import atomic_write
+from ktn_utils.atomic import atomic_write
 
 PERIODIC_NAME = "model_{:07d}.pth"
 FINAL_NAME = "model_final.pth"

@@ -27,10 +27,10 @@ from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import Trainer
 from ktn_model.engine.visualize import DEFAULT_MIN_SCORE
 from ktn_model.modeling import build_model
+from ktn_model.resources import shipped
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TINY_CONFIG = REPO_ROOT / "configs" / "ktn_tiny_cpu.yaml"
-DEFAULT_GRAPH = REPO_ROOT / "graphs" / "v2.pkl"
+TINY_CONFIG = shipped("configs") / "ktn_tiny_cpu.yaml"
+DEFAULT_GRAPH = shipped("graphs") / "v2.pkl"
 DEMO_VIS = ["dp_contour", "dp_segm", "dp_u", "dp_v", "bbox"]
 COMPARED = [("densepose_gps", "GPS"), ("densepose_gpsm", "GPSm")]
 METRIC_COLUMNS = ["AP", "AP50", "AP75", "AR"]

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
-from ktn_kg.atomic import atomic_write
 from ktn_model.data.loader import build_test_loader
 from ktn_model.engine.outputs import coco_results
 from ktn_model.engine.predictor import Predictor
 from ktn_model.evaluation import evaluate_densepose
+from ktn_utils.atomic import atomic_write
 
 TABLE_COLUMNS = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
 REDIRECTED_WIDTH = 160

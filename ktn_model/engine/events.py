@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ktn_kg.atomic import atomic_write
+from ktn_utils.atomic import atomic_write
 
 METRICS_FILE = "metrics.jsonl"
 

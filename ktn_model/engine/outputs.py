@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ktn_kg.atomic import atomic_write
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.visualize import render
 from ktn_model.evaluation.results import to_coco_results
+from ktn_utils.atomic import atomic_write
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}

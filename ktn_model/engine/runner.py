@@ -15,6 +15,7 @@ import torch
 from ktn_model.config import setup_cfg
 from ktn_model.data.catalog import resolve
 from ktn_model.data.dataset import DensePoseCocoDataset
+from ktn_model.data.transforms import build_uv_symmetry
 from ktn_model.engine import distributed as comm
 from ktn_model.engine.checkpoint import CONFIG_FILE, LAST_POINTER, Checkpointer
 from ktn_model.engine.evaluator import evaluate_model, print_metrics
@@ -97,7 +98,7 @@ def check_inputs(cfg, workers: int = 1) -> None:
     """Fail before the first iteration on an input the run would need later (one-line errors).
 
     The device, every DATASETS.TRAIN set (files present), every DATASETS.TEST set (read and checked:
-    it is only used after training) with TEST.EVAL_DATA_DIR, and INPUT.UV_SYMMETRY_FILE when set.
+    it is only used after training) with TEST.EVAL_DATA_DIR, and INPUT.UV_SYMMETRY_FILE when flipping.
     """
     check_device(cfg.MODEL.DEVICE, workers)
     if not cfg.DATASETS.TRAIN:
@@ -108,8 +109,7 @@ def check_inputs(cfg, workers: int = 1) -> None:
         DensePoseCocoDataset(resolve(name, cfg.DATASETS.ROOT))
     if cfg.DATASETS.TEST:
         check_eval_data(cfg.TEST.EVAL_DATA_DIR)
-    if cfg.INPUT.UV_SYMMETRY_FILE and not Path(cfg.INPUT.UV_SYMMETRY_FILE).is_file():
-        raise FileNotFoundError(f"{cfg.INPUT.UV_SYMMETRY_FILE}: INPUT.UV_SYMMETRY_FILE not found")
+    build_uv_symmetry(cfg)  # the flip tables, when INPUT.HFLIP_TRAIN is on
 
 
 def check_new_run(cfg) -> None:

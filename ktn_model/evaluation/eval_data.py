@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ktn_kg.safe_pickle import RestrictedUnpickler
 from ktn_model.data.meta import NUM_PATCHES
+from ktn_utils.safe_pickle import RestrictedUnpickler
 
 SUBDIV_FILE = "SMPL_subdiv.mat"
 TRANSFORM_FILE = "SMPL_SUBDIV_TRANSFORM.mat"

@@ -11,6 +11,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 
 import ktn_kg
 from ktn_model.data.meta import NUM_COARSE_PARTS
+from ktn_model.resources import resolve_graph
 
 from .backbone import build_backbone
 from .densepose_heads import HEADS
@@ -94,7 +95,7 @@ def load_crkg(cfg, parsers: tuple[str, ...]) -> dict[str, np.ndarray]:
 
     Only the matrices the KTM variant uses are read, so KTM v1 works with a keypoints-only v1 graph.
     """
-    graph = ktn_kg.load_graph(cfg.MODEL.ROI_DENSEPOSE_HEAD.GRAPH)
+    graph = ktn_kg.load_graph(resolve_graph(cfg.MODEL.ROI_DENSEPOSE_HEAD.GRAPH))
     return {parser: graph.matrix(GRAPH_TASKS[parser]) for parser in parsers}
 
 

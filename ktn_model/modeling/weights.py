@@ -23,8 +23,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import get_weight
 
-from ktn_kg.errors import KGError
-from ktn_kg.safe_pickle import safe_load
+from ktn_utils.safe_pickle import safe_load
 
 from .detectron2_layout import (
     CELL_ANCHORS,
@@ -89,7 +88,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
     else:
         try:
             data = safe_load(path)
-        except KGError as e:
+        except ValueError as e:
             raise ValueError(f"{path}: not a readable checkpoint (neither a torch file nor a plain pickle): "
                              f"{str(e).split(': ', 1)[-1]}") from None
     state = data.get("model", data) if isinstance(data, dict) else None

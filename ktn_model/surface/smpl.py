@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ktn_kg.safe_pickle import RestrictedUnpickler
 from ktn_model.surface.correspond import Correspondence
 from ktn_model.surface.uv_mesh import UVMesh
+from ktn_utils.safe_pickle import RestrictedUnpickler
 
 SMPL_FIELDS = ("v_template", "f")
 
@@ -46,7 +46,7 @@ class _Inert:
 
 
 class _InertUnpickler(RestrictedUnpickler):
-    """``ktn_kg.safe_pickle``'s unpickler, with placeholders instead of refusals for unknown globals."""
+    """``ktn_utils.safe_pickle``'s unpickler, with placeholders instead of refusals for unknown globals."""
 
     def find_class(self, module: str, name: str):
         try:

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import Delaunay
 
-from ktn_kg.atomic import atomic_write
 from ktn_model.data.meta import NUM_PATCHES
 from ktn_model.surface.smpl import SMPLTemplate
 from ktn_model.surface.uv_mesh import UVMesh
+from ktn_utils.atomic import atomic_write
 
 MARGIN = 0.05
 SEAM_SHARE = 0.12  # share of UV vertices that repeat an earlier SMPL vertex

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from ktn_kg.atomic import atomic_write
 from ktn_model.data.meta import NUM_PATCHES
+from ktn_utils.atomic import atomic_write
 
 UV_FIELDS = ("All_FaceIndices", "All_Faces", "All_U_norm", "All_V_norm", "All_vertices")
 

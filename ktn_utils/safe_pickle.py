@@ -9,8 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import KGError
-
 
 def _numpy_globals() -> dict[tuple[str, str], object]:
     """The callables numpy array pickles reference, under every module path numpy 1.x/2.x writes."""
@@ -41,17 +39,17 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
-def safe_loads(data: bytes, source: str):
-    """Unpickle ``data`` with the restricted unpickler; any failure → :class:`KGError` naming ``source``."""
+def safe_loads(data: bytes, source: str, error: type[Exception] = ValueError):
+    """Unpickle ``data`` with the restricted unpickler; any failure is ``error`` naming ``source``."""
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        raise KGError(f"{source}: unreadable pickle: {e}") from None
+        raise error(f"{source}: unreadable pickle: {e}") from None
 
 
-def safe_load(path: str | Path):
-    """Read and safely unpickle a file."""
+def safe_load(path: str | Path, error: type[Exception] = ValueError):
+    """Read and safely unpickle a file (``error`` naming it when missing or unreadable)."""
     path = Path(path)
     if not path.is_file():
-        raise KGError(f"{path}: no such file")
-    return safe_loads(path.read_bytes(), str(path))
+        raise error(f"{path}: no such file")
+    return safe_loads(path.read_bytes(), str(path), error)
