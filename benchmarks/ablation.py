@@ -32,8 +32,8 @@ from ktn_model.data import scene, synthetic
 from ktn_model.data.body import pose_body
 from ktn_model.engine.demo import DemoSettings, demo_cfg, ensure_graph
 from ktn_model.engine.evaluator import evaluate_model
-from ktn_model.engine.loader import train_batches
 from ktn_model.engine.rng import seed_all
+from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
 from ktn_model.modeling.build import load_crkg

@@ -11,12 +11,12 @@ eval data and computes GPS, GPSm and keypoint AP, as ``ktn evaluate`` does.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
+import typer
 from scipy import ndimage
 
 from ktn_model.data.part_masks import decode_part_masks
@@ -94,21 +94,19 @@ def build_results(gt: dict, rng: np.random.Generator) -> list[dict]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1508)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work", type=Path, default=Path("output/bench_eval"))
-    args = parser.parse_args()
-    data_dir = args.work / f"synth_{args.images}_{args.seed}"
+def main(images: int = typer.Option(1508, help="Synthetic images (DensePose-COCO minival has 1508)."),
+         seed: int = typer.Option(0, help="Seed of the synthetic set and the detections."),
+         work: Path = typer.Option(Path("output/bench_eval"), help="Folder for the generated set (reused).")) -> None:
+    """Time the official GPS / GPSm / keypoint evaluation on a minival-sized synthetic set."""
+    data_dir = work / f"synth_{images}_{seed}"
     gt_path = data_dir / "annotations.json"
     if not gt_path.is_file():
         start = time.perf_counter()
-        generate(data_dir, args.images, args.seed)
-        print(f"generated {args.images} synthetic images in {time.perf_counter() - start:.1f} s", flush=True)
+        generate(data_dir, images, seed)
+        print(f"generated {images} synthetic images in {time.perf_counter() - start:.1f} s", flush=True)
     gt = json.loads(gt_path.read_text())
     results_path = data_dir / "results.json"
-    results = build_results(gt, np.random.default_rng(args.seed))
+    results = build_results(gt, np.random.default_rng(seed))
     results_path.write_text(json.dumps(results))
     persons = sum(1 for a in gt["annotations"] if not a["iscrowd"])
     print(f"{len(gt['images'])} images, {persons} persons, {len(results)} detections", flush=True)
@@ -121,4 +119,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

@@ -13,7 +13,6 @@ Goal (docs/knowledge_graph.md, "Build speed"): <= 6.5 s and <= 230 MB at full sc
 
 from __future__ import annotations
 
-import argparse
 import os
 import random
 import shutil
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import typer
 
 from ktn_kg import load_vocabulary
 
@@ -124,35 +125,33 @@ def _report(label: str, measured: tuple[float, float, float]) -> None:
           f"(load average {os.getloadavg()[0]:.1f})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", type=float, nargs="+", default=[0.1, 1.0])
-    parser.add_argument("--workers", type=int, default=1, help="ktn-kg build --workers")
-    parser.add_argument("--no-naive", action="store_true", help="skip the naive json.load reference")
-    parser.add_argument("--keep", type=Path, help="write the inputs here and keep them")
-    args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="kg_bench_"))
+def main(scales: list[float] = typer.Option([0.1, 1.0], "--scale", help="Input sizes relative to Visual Genome."),
+         workers: int = typer.Option(1, help="ktn-kg build --workers"),
+         naive: bool = typer.Option(True, help="Also run the naive json.load + dict-count reference."),
+         keep: Path | None = typer.Option(None, help="Write the inputs here and keep them.")) -> None:
+    """Wall time, CPU time and peak RSS of ktn-kg build at Visual Genome scale, next to a naive reference."""
+    work = keep or Path(tempfile.mkdtemp(prefix="kg_bench_"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         glove = work / "glove.400k.300d.txt"
         write_glove(glove, GLOVE_WORDS, load_vocabulary().words(("kpt", "part", "person")))
         print(f"glove: {glove.stat().st_size / 2**20:.0f} MiB, {GLOVE_WORDS} words x {GLOVE_DIM}")
-        for scale in args.scales:
+        for scale in scales:
             vg = work / f"relationships_{scale}.json"
             write_visual_genome(vg, int(IMAGES * scale), int(RELATIONSHIPS * scale))
             print(f"scale {scale}: VG {vg.stat().st_size / 2**20:.0f} MiB, {int(IMAGES * scale)} images, "
                   f"{int(RELATIONSHIPS * scale)} relationships")
-            build = run_build(vg, glove, work / f"graph_{scale}.pkl", args.workers)
-            _report(f"ktn-kg build --workers {args.workers}", build)
-            if not args.no_naive:
-                naive = run_naive(vg, glove)
-                _report("naive json.load + dict count", naive)
-                print(f"  ktn-kg is {naive[0] / build[0]:.1f}x faster, {naive[2] / build[2]:.1f}x less memory")
+            build = run_build(vg, glove, work / f"graph_{scale}.pkl", workers)
+            _report(f"ktn-kg build --workers {workers}", build)
+            if naive:
+                reference = run_naive(vg, glove)
+                _report("naive json.load + dict count", reference)
+                print(f"  ktn-kg is {reference[0] / build[0]:.1f}x faster, {reference[2] / build[2]:.1f}x less memory")
             vg.unlink()
     finally:
-        if args.keep is None:
+        if keep is None:
             shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

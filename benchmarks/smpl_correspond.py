@@ -9,10 +9,10 @@ on the 1/255 grid of IUV PNGs. Prints the index build time and the look-up rate 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
+import typer
 
 from ktn_model.surface.correspond import SurfaceLocator
 from ktn_model.surface.iuv import UV_SCALE
@@ -22,28 +22,26 @@ from ktn_model.surface.uv_mesh import load_uv_data
 RELEASE_VERTICES_PER_PATCH = 326  # 7829 UV vertices / 24 patches in UV_Processed.mat
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pixels", type=int, default=1_000_000)
-    parser.add_argument("--uv-data", default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    mesh = load_uv_data(args.uv_data) if args.uv_data else random_uv_mesh(args.seed, RELEASE_VERTICES_PER_PATCH)
+def main(pixels: int = typer.Option(1_000_000, help="Pixels to look up."),
+         uv_data: str | None = typer.Option(None, help="The real UV_Processed.mat (default: a stand-in mesh)."),
+         seed: int = typer.Option(0, help="Seed of the stand-in mesh and the pixels.")) -> None:
+    """Pixels/s of the vectorised (I, U, V) -> SMPL face + barycentric look-up."""
+    mesh = load_uv_data(uv_data) if uv_data else random_uv_mesh(seed, RELEASE_VERTICES_PER_PATCH)
     start = time.perf_counter()
     locator = SurfaceLocator(mesh)
     build = time.perf_counter() - start
-    rng = np.random.default_rng(args.seed)
-    patch = rng.integers(1, 25, args.pixels)
-    u, v = (rng.integers(0, 256, args.pixels) / UV_SCALE for _ in range(2))
+    rng = np.random.default_rng(seed)
+    patch = rng.integers(1, 25, pixels)
+    u, v = (rng.integers(0, 256, pixels) / UV_SCALE for _ in range(2))
     times = []
     for _ in range(3):
         start = time.perf_counter()
         corr = locator.locate(patch, u, v)
         times.append(time.perf_counter() - start)
-    print(f"mesh: {len(mesh.faces)} faces, {len(mesh.u)} UV vertices ({args.uv_data or 'stand-in'})")
+    print(f"mesh: {len(mesh.faces)} faces, {len(mesh.u)} UV vertices ({uv_data or 'stand-in'})")
     print(f"index build: {build * 1000:.0f} ms; {corr.inside.mean():.1%} of pixels inside a face")
-    print(f"look-up: {args.pixels} pixels in {min(times):.2f} s = {args.pixels / min(times):,.0f} pixels/s")
+    print(f"look-up: {pixels} pixels in {min(times):.2f} s = {pixels / min(times):,.0f} pixels/s")
 
 
 if __name__ == "__main__":
-    main()
+    typer.run(main)

@@ -25,8 +25,8 @@ import typer
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
 from ktn_model.engine.demo import DemoSettings, demo_cfg, ensure_graph
-from ktn_model.engine.loader import train_batches
 from ktn_model.engine.rng import seed_all
+from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from ktn_cli.common import guarded
+from ktn_cli.common import guarded, make_app
 
-app = typer.Typer(help="Dataset utilities: synthetic DensePose-COCO generation.", no_args_is_help=True)
+app = make_app("ktn", "Dataset utilities: synthetic DensePose-COCO generation.")
 
 
 @app.command("synth")

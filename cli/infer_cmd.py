@@ -8,9 +8,8 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import EXIT_RUN_FAILED, guarded
-from ktn_model.engine.visualize import DEFAULT_MIN_SCORE
+from ktn_model.engine.visualize import DEFAULT_MIN_SCORE, DEFAULT_VIS
 
-DEFAULT_VIS = "dp_contour,dp_segm,dp_u,dp_v,bbox"
 CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+")
 
 
@@ -40,8 +39,8 @@ def infer(
     ),
     min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score",
                                     help="Keep detections with at least this score (0 keeps every detection)."),
-    vis: str = typer.Option(DEFAULT_VIS, "--vis", help="Comma-separated pictures to write: dp_contour, dp_segm, "
-                            "dp_u, dp_v, dp_iuv_texture, bbox, keypoints."),
+    vis: str = typer.Option(",".join(DEFAULT_VIS), "--vis", help="Comma-separated pictures to write: dp_contour, "
+                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints."),
     annotations: Path | None = typer.Option(
         None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
         "input image must be in it."

@@ -8,10 +8,10 @@ import numpy as np
 import typer
 
 from ktn_cli import texture_cmd
-from ktn_cli.common import guarded
+from ktn_cli.common import guarded, make_app
 from ktn_utils.atomic import atomic_write
 
-app = typer.Typer(help="SMPL correspondences of DensePose predictions.", no_args_is_help=True)
+app = make_app("ktn", "SMPL correspondences of DensePose predictions.")
 
 
 @app.command("correspond")

@@ -12,12 +12,11 @@ import numpy as np
 import typer
 from PIL import Image
 
-from ktn_cli.common import guarded
+from ktn_cli.common import guarded, make_app
 from ktn_model.surface.atlas import DEFAULT_TILE
 from ktn_utils.atomic import atomic_write
 
-app = typer.Typer(help="DensePose texture atlas: extract from images or video, paint onto persons.",
-                  no_args_is_help=True)  # fmt: skip
+app = make_app("ktn", "DensePose texture atlas: extract from images or video, paint onto persons.")
 
 INPUTS_HELP = "Image files, folders, glob patterns or video files."
 WEIGHTS_HELP = "Checkpoint (model_final.pth or any model_*.pth)."

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from yacs.config import CfgNode as _YacsNode
 
+from ktn_model.data.meta import NUM_KEYPOINTS
 from ktn_model.resources import resolve_config
 
 BASE_KEY = "_BASE_"
@@ -145,7 +146,7 @@ _C.MODEL.ROI_BOX_HEAD.BBOX_REG_WEIGHTS = [10.0, 10.0, 5.0, 5.0]
 _C.MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA = 0.0
 
 _C.MODEL.ROI_KEYPOINT_HEAD = CfgNode()
-_C.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS = 17
+_C.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS = NUM_KEYPOINTS
 _C.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT = 0.1
 
 _C.MODEL.ROI_DENSEPOSE_HEAD = CfgNode()

@@ -131,9 +131,9 @@ def test_uv_losses_of_a_batch_are_the_mean_of_its_per_process_shares():
     images, image_rois = _per_image(out, rois, targets)
     w = DensePoseLossWeights()
     whole = densepose_losses(out, image_rois, images, w)
-    shares = [densepose_losses(DensePoseOutput(*(t[i : i + 1] for t in out)), [image_rois[i]], [images[i]], w)
+    shares = [densepose_losses(out[i], [image_rois[i]], [images[i]], w)
               for i in range(2)]  # fmt: skip
-    unit = [densepose_losses(DensePoseOutput(*(t[i : i + 1] for t in out)), [image_rois[i]], [images[i]],
+    unit = [densepose_losses(out[i], [image_rois[i]], [images[i]],
                              DensePoseLossWeights(uv=1.0)) for i in range(2)]  # fmt: skip
     for name in ("loss_densepose_U", "loss_densepose_V"):
         mean = (shares[0][name] + shares[1][name]) / 2

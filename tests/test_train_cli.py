@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from ktn_cli.ktn import app
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
-from ktn_model.engine.checkpoint import load_checkpoint
+from ktn_model.modeling.weights import load_checkpoint
 
 TINY = "configs/ktn_tiny_cpu.yaml"
 

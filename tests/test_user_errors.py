@@ -21,8 +21,8 @@ from ktn_cli.train_cmd import RESUMABLE_HELP
 from ktn_model.config import setup_cfg
 from ktn_model.data.catalog import resolve
 from ktn_model.data.dataset import DensePoseCocoDataset
-from ktn_model.engine.checkpoint import load_checkpoint
 from ktn_model.engine.runner import RESUMABLE_KEYS
+from ktn_model.modeling.weights import load_checkpoint
 
 
 def _one_error_line(output: str, *parts: str) -> None:

@@ -2,6 +2,7 @@
 work from any directory with nothing but the installed package."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def installed(tmp_path_factory):
     """The wheel built from this tree and installed (without dependencies) into a fresh folder."""
     tmp = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q",
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    for name in tracked:  # a clean copy: setuptools' build/ folder would carry stale files into the wheel
+        if (ROOT / name).is_file():
+            (tmp / "src" / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tmp / "src" / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(tmp / "src"), "--no-deps", "--no-build-isolation", "-q",
                     "-w", str(tmp / "dist")], check=True, capture_output=True)
     (wheel,) = (tmp / "dist").glob("ktn-*.whl")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(tmp / "site"),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pycocotools.coco import COCO
 
-from ktn_model.data.meta import DP_KEYS, DP_POINT_KEYS, KEYPOINT_NAMES
+from ktn_model.data.meta import DP_KEYS, DP_POINT_KEYS, NUM_KEYPOINTS
 
 IMAGE_FIELDS = ("id", "file_name", "height", "width")
 ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox")
@@ -23,7 +23,7 @@ ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox")
 # scores the points alone (GPSm falls back to the segmentation when dp_masks is absent).
 EVAL_ANNOTATION_FIELDS = (*ANNOTATION_FIELDS, "area")
 EVAL_DP_FIELDS = DP_POINT_KEYS
-NUM_KEYPOINT_VALUES = 3 * len(KEYPOINT_NAMES)  # x, y, visibility of the 17 COCO keypoints
+NUM_KEYPOINT_VALUES = 3 * NUM_KEYPOINTS  # x, y, visibility of each COCO keypoint
 
 
 def read_json(path: Path, what: str = "file"):

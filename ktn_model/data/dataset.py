@@ -15,10 +15,8 @@ from PIL import Image
 
 from ktn_model.data.catalog import DatasetSpec
 from ktn_model.data.coco_json import load_coco
-from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS, KEYPOINT_OFFSET
+from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS, KEYPOINT_OFFSET, NUM_KEYPOINTS
 from ktn_model.data.part_masks import decode_part_masks
-
-NUM_KEYPOINTS = 17
 
 
 class ImageReadError(OSError):
@@ -88,7 +86,8 @@ def annotations_to_target(anns: list[dict], image_id: int, height: int, width: i
     return {
         "boxes": torch.as_tensor(np.array([b for _, b in persons], np.float32).reshape(-1, 4)),
         "labels": torch.ones(len(persons), dtype=torch.int64),
-        "keypoints": torch.as_tensor(np.array([_keypoints(a) for a, _ in persons], np.float32).reshape(-1, 17, 3)),
+        "keypoints": torch.as_tensor(
+            np.array([_keypoints(a) for a, _ in persons], np.float32).reshape(-1, NUM_KEYPOINTS, 3)),
         "dp_valid": torch.as_tensor(dense, dtype=torch.bool).reshape(-1),
         "dp_points": [torch.as_tensor(_points(a)) if d else torch.zeros((0, 5)) for (a, _), d in
                       zip(persons, dense, strict=True)],  # fmt: skip

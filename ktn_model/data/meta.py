@@ -26,6 +26,7 @@ KEYPOINT_NAMES = (
     "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 # Keypoint index -> index of its left/right partner (horizontal flip).
 KEYPOINT_FLIP = (0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15)
 # Added to the annotated keypoint x, y (pixel indices) for training, subtracted from predicted ones in results.

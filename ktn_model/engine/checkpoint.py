@@ -70,15 +70,3 @@ class Checkpointer:
         periodic = sorted(p for p in self.dir.iterdir() if _PERIODIC_RE.fullmatch(p.name))
         for old in periodic[: max(len(periodic) - self.max_to_keep, 0)]:
             old.unlink(missing_ok=True)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint without executing code (``weights_only``); a one-line error if unusable."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several unrelated types for a corrupt file
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"{path}: not a readable checkpoint ({reason})") from None

@@ -20,18 +20,17 @@ from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
 from ktn_model.engine.demo_settings import DemoSettings
 from ktn_model.engine.evaluator import evaluate_model
-from ktn_model.engine.loader import train_batches
 from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.rng import seed_all
+from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
-from ktn_model.engine.visualize import DEFAULT_MIN_SCORE
+from ktn_model.engine.visualize import DEFAULT_MIN_SCORE, DEFAULT_VIS
 from ktn_model.modeling import build_model
 from ktn_model.resources import shipped
 
 TINY_CONFIG = shipped("configs") / "ktn_tiny_cpu.yaml"
 DEFAULT_GRAPH = shipped("graphs") / "v2.pkl"
-DEMO_VIS = ["dp_contour", "dp_segm", "dp_u", "dp_v", "bbox"]
 COMPARED = [("densepose_gps", "GPS"), ("densepose_gpsm", "GPSm")]
 METRIC_COLUMNS = ["AP", "AP50", "AP75", "AR"]
 PICTURE_LONG_SIDE = 512  # the synthetic images are small: pictures are enlarged to at least this
@@ -121,7 +120,7 @@ def _run_steps(s: DemoSettings, console: Console) -> DemoReport:
 def _pictures(cfg, model, val: Path, out: Path, count: int) -> Path:
     """IUV/INDS PNGs and results.json as ``ktn infer`` writes them, with enlarged pictures and a legend."""
     paths = collect_inputs([str(val / "images")])[:count]
-    job = InferenceRun(Predictor(cfg, model, DEFAULT_MIN_SCORE), out, DEMO_VIS,
+    job = InferenceRun(Predictor(cfg, model, DEFAULT_MIN_SCORE), out, list(DEFAULT_VIS),
                        image_ids_from(val / "annotations.json"), long_side=PICTURE_LONG_SIDE, legend=True)
     run(job, paths)
     return out

@@ -16,9 +16,9 @@ from ktn_model.data.loader import build_test_loader
 from ktn_model.engine.outputs import coco_results
 from ktn_model.engine.predictor import Predictor
 from ktn_model.evaluation import evaluate_densepose
+from ktn_model.evaluation.matching import METRIC_NAMES
 from ktn_utils.atomic import atomic_write
 
-TABLE_COLUMNS = ["AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl"]
 REDIRECTED_WIDTH = 160
 SECTIONS = {"densepose_gps": "GPS", "densepose_gpsm": "GPSm", "keypoints": "keypoints"}
 
@@ -69,12 +69,12 @@ def metrics_table(metrics: dict[str, dict[str, float]], title: str = "DensePose 
     """A rich table: one row per section (GPS, GPSm, keypoints), the AP/AR columns ×100."""
     table = Table(title=title)
     table.add_column("metric")
-    for column in TABLE_COLUMNS:
+    for column in METRIC_NAMES:
         table.add_column(column, justify="right")
     for section, values in metrics.items():
         label = SECTIONS.get(section.rsplit("/", 1)[-1], section)
         prefix = section.rsplit("/", 1)[0] + " " if "/" in section else ""
-        table.add_row(prefix + label, *(f"{values[c]:.2f}" if c in values else "-" for c in TABLE_COLUMNS))
+        table.add_row(prefix + label, *(f"{values[c]:.2f}" if c in values else "-" for c in METRIC_NAMES))
     return table
 
 

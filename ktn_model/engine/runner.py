@@ -15,11 +15,11 @@ import torch
 from ktn_model.config import setup_cfg
 from ktn_model.data.catalog import resolve
 from ktn_model.data.dataset import DensePoseCocoDataset
+from ktn_model.data.loader import SkippingLoader, build_train_loader
 from ktn_model.data.transforms import build_uv_symmetry
 from ktn_model.engine import distributed as comm
 from ktn_model.engine.checkpoint import CONFIG_FILE, LAST_POINTER, Checkpointer
 from ktn_model.engine.evaluator import evaluate_model, print_metrics
-from ktn_model.engine.loader import train_batches
 from ktn_model.engine.predictor import build_trained_model
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import Trainer
@@ -118,6 +118,15 @@ def check_new_run(cfg) -> None:
     if latest is not None:
         raise ValueError(f"{cfg.OUTPUT_DIR}: already holds a run (latest checkpoint {latest.name}); pass "
                          f"--resume to continue it or choose another OUTPUT_DIR")  # fmt: skip
+
+
+def train_batches(cfg, start_iter: int) -> SkippingLoader:
+    """This worker's training batches (SOLVER.IMS_PER_BATCH / world size images each) from ``start_iter``.
+
+    The batch sampler is an explicitly seeded stream, so batch k depends on the seed alone and a resumed
+    run starts the stream at its iteration.
+    """
+    return build_train_loader(cfg, comm.get_rank(), comm.get_world_size(), start_iter=start_iter)
 
 
 def build_trainer(cfg) -> Trainer:

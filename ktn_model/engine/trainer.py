@@ -18,11 +18,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ktn_model.engine import distributed as comm
-from ktn_model.engine.checkpoint import CONFIG_FILE, Checkpointer, load_checkpoint
+from ktn_model.engine.checkpoint import CONFIG_FILE, Checkpointer
 from ktn_model.engine.events import MetricsWriter, flatten_metrics
 from ktn_model.engine.progress import TrainProgress
 from ktn_model.engine.rng import get_rng_state, preserved_rng, seed_all, set_rng_state
 from ktn_model.engine.solver import build_lr_scheduler, build_optimizer
+from ktn_model.modeling.weights import load_checkpoint
 from ktn_utils.atomic import atomic_write
 
 # data_loader_fn(start_iter) -> an iterable of (images, targets) batches, positioned at start_iter.

@@ -22,7 +22,6 @@ from ktn_utils.safe_pickle import RestrictedUnpickler
 SUBDIV_FILE = "SMPL_subdiv.mat"
 TRANSFORM_FILE = "SMPL_SUBDIV_TRANSFORM.mat"
 PDIST_FILE = "Pdist_matrix.pkl"
-NUM_PARTS = NUM_PATCHES
 # Largest (queries × part vertices) block handled at once by the closest-vertex search.
 _CHUNK_ELEMENTS = 1 << 22
 
@@ -97,8 +96,8 @@ class EvalData:
 
     def __post_init__(self) -> None:
         order = np.argsort(self.part_id, kind="stable")
-        bounds = np.searchsorted(self.part_id[order], np.arange(NUM_PARTS + 2))
-        self._part_vertices = [order[bounds[p] : bounds[p + 1]] for p in range(NUM_PARTS + 1)]
+        bounds = np.searchsorted(self.part_id[order], np.arange(NUM_PATCHES + 2))
+        self._part_vertices = [order[bounds[p] : bounds[p + 1]] for p in range(NUM_PATCHES + 1)]
 
     def closest_vertices(self, part: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """1-based subdiv vertex nearest in (U, V) within each point's part; 0 where there is none.
@@ -109,7 +108,7 @@ class EvalData:
         part = np.asarray(part)
         out = np.zeros(part.shape, dtype=np.int64)
         for p in np.unique(part):
-            cand = self._part_vertices[int(p)] if 1 <= p <= NUM_PARTS else ()
+            cand = self._part_vertices[int(p)] if 1 <= p <= NUM_PATCHES else ()
             if len(cand) == 0:
                 continue
             cu, cv = self.u[cand], self.v[cand]
@@ -141,7 +140,7 @@ def load_eval_data(directory: str | Path) -> EvalData:
     pdist = load_pdist(pdist_path)
     num_mesh = mesh_size(pdist.size, pdist_path)
     index = _as_index(_load_mat(transform_path, ("index",))["index"], transform_path, "index", 1, num_mesh)
-    part_id = _as_index(subdiv["Part_ID_subdiv"], subdiv_path, "Part_ID_subdiv", 1, NUM_PARTS)
+    part_id = _as_index(subdiv["Part_ID_subdiv"], subdiv_path, "Part_ID_subdiv", 1, NUM_PATCHES)
     u, v = (subdiv[k].astype(np.float64) for k in ("U_subdiv", "V_subdiv"))
     if not (len(u) == len(v) == len(part_id) == len(index)):
         raise ValueError(

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ktn_model.evaluation.eval_data import NUM_PARTS, EvalData
+from ktn_model.data.meta import NUM_PATCHES
+from ktn_model.evaluation.eval_data import EvalData
 
 # κ per part group, metres on the SMPL template (spec §2.5); index = group, 0 = background.
 KAPPA = np.array([0.0, 0.351, 0.107, 0.126, 0.237, 0.173, 0.142, 0.128, 0.150])
@@ -67,11 +68,11 @@ class GpsScorer:
 
     def __init__(self, eval_data: EvalData):
         self.eval_data = eval_data
-        self._pred_mesh = np.full((NUM_PARTS + 1) * _UV_LEVELS * _UV_LEVELS, -1, dtype=np.int64)
+        self._pred_mesh = np.full((NUM_PATCHES + 1) * _UV_LEVELS * _UV_LEVELS, -1, dtype=np.int64)
 
     def pred_mesh_ids(self, label: np.ndarray, u8: np.ndarray, v8: np.ndarray) -> np.ndarray:
         """1-based mesh vertex of each predicted (I, U·255, V·255) triple, 0 for background or bad labels."""
-        valid = (label >= 1) & (label <= NUM_PARTS)
+        valid = (label >= 1) & (label <= NUM_PATCHES)
         key = (label.astype(np.int64) * _UV_LEVELS + u8) * _UV_LEVELS + v8
         key = np.where(valid, key, 0)
         todo = np.unique(key[valid & (self._pred_mesh[key] < 0)])

@@ -14,9 +14,10 @@ from torch import Tensor
 from torchvision.models.detection.roi_heads import keypointrcnn_loss
 from torchvision.ops import box_iou
 
+from ktn_model.data.meta import DP_FRAME
+
 from .structures import DensePoseOutput
 
-GT_FRAME = 256  # side of the GT-box frame of dp_x, dp_y and dp_masks
 # The summed U/V losses are taken per this many images: the release's 4 images per process (docs/training.md).
 UV_LOSS_IMAGES = 4
 
@@ -80,7 +81,7 @@ def point_samples(points: list[Tensor], gt_boxes: Tensor, boxes: Tensor, size: i
     roi = torch.repeat_interleave(torch.arange(len(points), device=boxes.device), counts)
     gt, box = gt_boxes[roi], boxes[roi]
     gt_wh, box_wh = gt[:, 2:] - gt[:, :2], box[:, 2:] - box[:, :2]
-    xy = gt[:, :2] + pts[:, :2] * gt_wh / GT_FRAME
+    xy = gt[:, :2] + pts[:, :2] * gt_wh / DP_FRAME
     vx, x_lo, x_hi, w_x = _grid_axis(xy[:, 0], box[:, 0], box_wh[:, 0], size)
     vy, y_lo, y_hi, w_y = _grid_axis(xy[:, 1], box[:, 1], box_wh[:, 1], size)
     k = vx & vy

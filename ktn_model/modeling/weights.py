@@ -75,16 +75,25 @@ class LoadReport:
         return "\n".join(lines)
 
 
+def load_checkpoint(path: str | Path):
+    """``torch.load`` without executing code (``weights_only``); a one-line error naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 (torch raises several unrelated types for a corrupt file)
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: not a readable checkpoint ({reason})") from None
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
     """The state dict of a checkpoint file, whatever its format; ValueError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     if zipfile.is_zipfile(path):
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)  # never executes pickled code
-        except Exception as e:  # noqa: BLE001 (torch raises several unrelated types for bad files)
-            raise ValueError(f"{path}: not a readable torch checkpoint ({str(e).splitlines()[0]})") from None
+        data = load_checkpoint(path)
     else:
         try:
             data = safe_load(path)
