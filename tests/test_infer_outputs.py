@@ -156,6 +156,7 @@ def test_videos_are_annotated_frame_by_frame_when_opencv_is_present(tmp_path, tr
         (tmp_path / "clip.mp4").write_bytes(b"")
         res = CliRunner().invoke(app, args)
         assert res.exit_code == 2 and "reading videos needs OpenCV" in res.output
+        assert not (tmp_path / "out").exists()  # no empty output folder left behind
         return
     writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 5, (128, 96))
     for k in range(3):

@@ -178,16 +178,22 @@ def run(job: InferenceRun, paths: list[Path]) -> Path:
                    and n not in job.image_ids and Path(n).name not in job.image_ids]
         if unknown:
             raise ValueError(f"{len(unknown)} input image(s) are not in the annotations, e.g. {unknown[0]}")
+    created = not job.out_dir.exists()
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    for index, path in enumerate(paths, start=1):
-        try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                job.video(path)
-            else:
-                job.image(path, names[path], index)
-        except ValueError as e:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
-                raise
-            logger.warning("skipped %s", e)
-            job.skipped.append(str(path))
+    try:
+        for index, path in enumerate(paths, start=1):
+            try:
+                if path.suffix.lower() in VIDEO_SUFFIXES:
+                    job.video(path)
+                else:
+                    job.image(path, names[path], index)
+            except ValueError as e:
+                if path.suffix.lower() in VIDEO_SUFFIXES:
+                    raise
+                logger.warning("skipped %s", e)
+                job.skipped.append(str(path))
+    except BaseException:
+        if created and not any(job.out_dir.iterdir()):
+            job.out_dir.rmdir()  # a run that failed leaves no empty folder behind
+        raise
     return job.save_results()
