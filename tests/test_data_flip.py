@@ -1,4 +1,7 @@
-"""Horizontal flip with the DensePose symmetries (data spec §1.7 step 4) on synthetic annotations."""
+"""Horizontal flip with the DensePose symmetries on synthetic annotations.
+
+See docs/densepose_format.md, "Horizontal flip".
+"""
 
 from pathlib import Path
 

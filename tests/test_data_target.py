@@ -1,4 +1,7 @@
-"""Annotation -> training target (data spec §1.7, CONTRIBUTING's dataset interface) and image filter."""
+"""Annotation -> training target (CONTRIBUTING's dataset interface) and the image filter.
+
+See docs/densepose_format.md, "Training targets".
+"""
 
 import numpy as np
 import pycocotools.mask as mask_utils

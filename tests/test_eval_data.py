@@ -1,4 +1,7 @@
-"""Evaluation-data loading (eval spec §3): layouts, the geodesic index, safe pickles, errors."""
+"""Evaluation-data loading: layouts, the geodesic index, safe pickles, errors.
+
+See docs/densepose_format.md, "Evaluation data files".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Known-answer tests of the GPS / GPSm protocol (eval spec §2) on a hand-built toy world.
+"""Known-answer tests of the GPS / GPSm protocol on a hand-built toy world (docs/densepose_format.md,
+"Evaluation protocol").
 
 Toy mesh: every part 1..24 has six vertices at U = 0, 0.2, ..., 1 and V = 0.5, each its own mesh
 vertex; the geodesic distance inside a part is ``LENGTH`` · |ΔU|, across parts 10 m. GT points sit
@@ -45,7 +46,7 @@ def toy_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def condensed(square: np.ndarray) -> np.ndarray:
-    """Pairs (lo, hi) ordered by hi then lo: the spec §3.3 layout."""
+    """Pairs (lo, hi) ordered by hi then lo: the layout of ``Pdist_matrix``."""
     return square.T[np.tril_indices(len(square), -1)]
 
 
@@ -238,7 +239,7 @@ def test_crowd_and_no_densepose_persons_are_ignored(tmp_path, eval_dir):
 
 
 def test_box_fallback_to_an_ignored_gt_drops_the_match(tmp_path, eval_dir):
-    # Spec §2.8 step 5: unmatched at 0.95, the detection's best box-IoU GT (ties go to the later,
+    # Matching step 3 (box fallback): unmatched at 0.95, the detection's best box-IoU GT (ties go to the later,
     # ignored one) makes it ignored at every threshold, so its TPs at 0.5..0.6 are lost.
     persons = [person(1, 1, LARGE_BOX), person(2, 1, LARGE_BOX, densepose=False)]
     gt = gt_json(tmp_path / "gt.json", persons, 1)

@@ -1,4 +1,4 @@
-"""Result encoding (eval spec §4.2-4.3): base64 PNG round trip and the official result dicts."""
+"""Result encoding: base64 PNG round trip and the official result dicts (docs/densepose_format.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Optional image-level instance strengthening (spec §3.6)."""
+"""Optional image-level instance strengthening (docs/method.md, "Instance strengthening (IS)")."""
 
 import torch
 

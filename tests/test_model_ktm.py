@@ -1,4 +1,4 @@
-"""KTM and the predictor's I branch (spec §2.2, §4)."""
+"""KTM and the predictor's I branch (docs/method.md, "Predictor", "KTM")."""
 
 import numpy as np
 import torch

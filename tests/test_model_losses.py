@@ -1,4 +1,7 @@
-"""DensePose RoI selection, point sampling, S resampling and the losses (spec §2.3-2.5)."""
+"""DensePose RoI selection, point sampling, S resampling and the losses.
+
+See docs/method.md, "Training RoIs and targets" and "Losses".
+"""
 
 import pytest
 import torch

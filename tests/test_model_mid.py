@@ -1,4 +1,7 @@
-"""MID (spec §3, Appendix A): FA / IFA rearrangements, output shapes and the size check."""
+"""MID: FA / IFA rearrangements, output shapes and the size check.
+
+See docs/method.md, "MID, the multi-instance decoder".
+"""
 
 import pytest
 import torch

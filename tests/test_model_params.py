@@ -1,4 +1,7 @@
-"""Parameter counts per block against spec Appendix B (built on the meta device: no memory, no init cost)."""
+"""Parameter counts per block against docs/method.md, "Parameter budget".
+
+Built on the meta device: no memory, no init cost.
+"""
 
 import pytest
 import torch
@@ -18,13 +21,13 @@ def _count(module: torch.nn.Module) -> float:
     (lambda: DensePoseHead(256, 512, 8), 18.62),
     (lambda: KnowledgeTransformer(8192 + 1024 + 8192, 8192), 209.73),
 ])
-def test_parameter_count_matches_appendix_b(build, millions):
+def test_parameter_count_matches_the_budget(build, millions):
     with torch.device("meta"):
         module = build()
     assert _count(module) == pytest.approx(millions, rel=0.01)
 
 
-def test_predictor_deconvs_match_appendix_b():
+def test_predictor_deconvs_match_the_budget():
     with torch.device("meta"):
         predictor = DensePosePredictor(512, ktm=None)
     assert _count(predictor) - _count(predictor.i_lowres) == pytest.approx(0.69, rel=0.01)

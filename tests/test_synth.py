@@ -83,7 +83,7 @@ def test_densepose_fields(coco):
 
 def test_points_agree_with_the_rendered_truth_at_both_scalings():
     """The json points are the rendered (I, U, V); read at the evaluator's 255-scaled position
-    (spec §1.6, §2.4 step 2) a perfect prediction still has the same patch under every point."""
+    (docs/densepose_format.md, "GPS") a perfect prediction still has the same patch under every point."""
     for index in range(4):
         drawn = synthetic.synth_scene(3, index)
         for k, ann in enumerate(drawn.annotations):
@@ -116,7 +116,7 @@ def test_eval_data_files(synth_dir):
 
 
 def _geodesic(mesh, a, b):
-    """Spec §3.3 look-up between subdivision vertices a and b (0-based)."""
+    """The ``Pdist_matrix`` look-up between subdivision vertices a and b (0-based)."""
     lo, hi = sorted((mesh.index[a], mesh.index[b]))
     return 0.0 if lo == hi else float(mesh.pdist[hi * (hi - 1) // 2 + lo])
 

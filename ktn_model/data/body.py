@@ -1,11 +1,12 @@
 """The synthetic body: 14 elliptic cylinders carrying the 24 DensePose surface patches.
 
-Each segment (torso, head, upper/lower arms and legs, hands, feet: the 14 coarse parts of data
-spec §1.5) is a cylinder with an elliptic cross-section, semi-axes ``r_front`` (along the
+Each segment (torso, head, upper/lower arms and legs, hands, feet: the 14 coarse parts of
+``dp_masks``) is a cylinder with an elliptic cross-section, semi-axes ``r_front`` (along the
 segment's front direction f) and ``r_side`` (along s = a x f, a = the axis). A surface point has
 axial position t in [0, L] and angle phi = atan2(v / r_side, u / r_front). The segment's angular
-sectors are the fine patches (spec §1.4): front/back halves, right/left halves (head) or the whole
-circumference (hands, feet). In a sector, U = (phi - start) mod 2 pi / width and V = t / L.
+sectors are the fine patches (docs/densepose_format.md, "Surface patches and coarse parts"): front/back
+halves, right/left halves (head) or the whole circumference (hands, feet). In a sector,
+U = (phi - start) mod 2 pi / width and V = t / L.
 
 World frame: X to the right of the image, Y up, Z towards the camera; a body frame has x = the
 person's left, y = up, z = forward. The camera is orthographic along -Z; the visible surface is the

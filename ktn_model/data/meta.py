@@ -1,4 +1,4 @@
-"""DensePose-COCO label tables (data/eval spec §1.4, §1.5; model spec §6.2).
+"""DensePose-COCO label tables (docs/densepose_format.md, "Surface patches and coarse parts").
 
 Indices are the json values: fine patch I in 1..24 (0 = background), coarse part k in 1..14
 (``dp_masks`` entry k-1), COCO keypoints in the 17-point person order.
@@ -6,18 +6,20 @@ Indices are the json values: fine patch I in 1..24 (0 = background), coarse part
 
 from __future__ import annotations
 
-# Fine patch I -> its mirror partner (spec §1.4; POINT_LABEL_SYMMETRIES, model spec §6.2).
+# Fine patch I -> its mirror partner (detectron2's POINT_LABEL_SYMMETRIES).
 POINT_LABEL_SYMMETRIES = (0, 1, 2, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18, 17, 20, 19, 22, 21, 24, 23)
 
-# Coarse part k -> its mirror partner (spec §1.5; MASK_LABEL_SYMMETRIES).
+# Coarse part k -> its mirror partner (MASK_LABEL_SYMMETRIES).
 MASK_LABEL_SYMMETRIES = (0, 1, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 14)
 
-# Fine patch I -> coarse part k (spec §1.5, row "fine I").
+# Fine patch I -> coarse part k.
 COARSE_OF_FINE = (0, 1, 1, 2, 3, 4, 5, 6, 7, 6, 7, 8, 9, 8, 9, 10, 11, 10, 11, 12, 13, 12, 13, 14, 14)
 
 NUM_PATCHES = 24
 NUM_COARSE_PARTS = 14
-DP_FRAME = 256  # dp_x/dp_y and dp_masks live on a 256x256 grid over the GT box (spec §1.6)
+# dp_x/dp_y and dp_masks live on a 256x256 grid over the GT box (docs/densepose_format.md, "Coordinate
+# frames: 256 and 255").
+DP_FRAME = 256
 DP_POINT_KEYS = ("dp_x", "dp_y", "dp_I", "dp_U", "dp_V")
 DP_KEYS = (*DP_POINT_KEYS, "dp_masks")
 

@@ -11,7 +11,7 @@ from ktn_model.data.meta import DP_FRAME, NUM_COARSE_PARTS
 
 def decode_part_masks(dp_masks: list) -> np.ndarray:
     """The 14 ``dp_masks`` RLEs -> one (256, 256) uint8 label map S_gt in 0..14, parts painted in order
-    1..14 so later parts overwrite earlier ones (spec §1.5)."""
+    1..14 so later parts overwrite earlier ones (docs/densepose_format.md, "Annotations")."""
     labels = np.zeros((DP_FRAME, DP_FRAME), dtype=np.uint8)
     if len(dp_masks) > NUM_COARSE_PARTS:
         raise ValueError(f"dp_masks has {len(dp_masks)} entries, at most {NUM_COARSE_PARTS} expected")

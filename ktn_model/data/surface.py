@@ -1,4 +1,6 @@
-"""The synthetic body's evaluation mesh, geodesic distances and UV symmetry tables (data spec §3).
+"""The synthetic body's evaluation mesh, geodesic distances and UV symmetry tables.
+
+The file formats are those of the real evaluation data (docs/densepose_format.md, "Evaluation data files").
 
 The mesh is a ``grid`` x ``grid`` lattice in (U, V) on each of the 24 patches, placed on the body in
 its rest pose (``body.rest_pose``). Lattice points at the same 3D position (the seams between the
@@ -29,7 +31,7 @@ DEFAULT_GRID = 9
 class SurfaceMesh:
     """N subdivision vertices: ``part`` (N,) int 1..24, ``u``, ``v`` (N,), ``vertex`` (N, 3),
     ``faces`` (F, 3) 0-based, ``index`` (N,) 0-based mesh ids, ``pdist`` (M(M-1)/2,) float32
-    condensed geodesics in the column-major upper-triangle order of spec §3.3."""
+    condensed geodesics in the column-major upper-triangle order of ``Pdist_matrix``."""
 
     part: np.ndarray
     u: np.ndarray
@@ -100,13 +102,14 @@ def _build_mesh(grid: int) -> SurfaceMesh:
     mesh_part = part[first[order]]
     lattice = tuple(index[e] for e in _lattice_edges(grid))
     dist = _geodesics(mesh_points, mesh_part, lattice)
-    hi, lo = np.tril_indices(len(mesh_points), -1)  # k = hi(hi-1)/2 + lo (spec §3.3)
+    hi, lo = np.tril_indices(len(mesh_points), -1)  # k = hi(hi-1)/2 + lo
     return SurfaceMesh(part, u, v, vertex, _faces(grid), index, dist[hi, lo].astype(np.float32))
 
 
 def uv_symmetry_tables() -> tuple[np.ndarray, np.ndarray]:
     """``U_transforms``, ``V_transforms`` (24, 256, 256): the mirrored U and V of table cell
-    (row = floor(V*255), col = floor(U*255)), evaluated at the cell centre (spec §3.5)."""
+    (row = floor(V*255), col = floor(U*255)), evaluated at the cell centre (docs/densepose_format.md,
+    "Horizontal flip")."""
     centres = np.clip((np.arange(DP_FRAME) + 0.5) / (DP_FRAME - 1), 0.0, 1.0)
     v_grid, u_grid = np.meshgrid(centres, centres, indexing="ij")
     mu, mv = body.mirror_uv(u_grid, v_grid)

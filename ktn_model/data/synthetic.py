@@ -3,9 +3,12 @@
 Layout written by ``generate`` (CONTRIBUTING.md, "Synthetic DensePose-COCO")::
 
     DIR/images/000000.png ...        RGB images with 1-4 persons of the body in ``body.py``
-    DIR/annotations.json             DensePose-COCO json (data spec §1.2-§1.5)
-    DIR/eval_data/SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl   (spec §3.1)
-    DIR/UV_symmetry_transforms.mat   (spec §3.5)
+    DIR/annotations.json             DensePose-COCO json
+    DIR/eval_data/SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl
+    DIR/UV_symmetry_transforms.mat
+
+The formats are described in docs/densepose_format.md ("Annotations", "Evaluation data files",
+"Horizontal flip").
 
 Every image is drawn from ``numpy.random.default_rng([seed, image_index])``, so the output is
 byte-identical for a seed. See data/README.md for the body model and the appearance.
@@ -32,7 +35,8 @@ from ktn_model.data.scene import Buffers, Person, background, render, sample_cro
 from ktn_utils.atomic import atomic_write
 
 DEFAULT_IMAGE_SIZE = 320
-# Sparse-point quota per fine patch: torso and head get more than limbs (max 192 <= 196, spec §1.3).
+# Sparse-point quota per fine patch: torso and head get more than limbs (at most 192 per person; real
+# DensePose-COCO persons have about 100 points on average).
 POINT_QUOTA = np.array([0, 24, 24, 4, 4, 4, 4] + [6] * 16 + [16, 16])
 MIN_PERSON_AREA = 20  # visible pixels below which a person is not annotated
 MIN_DP_AREA = 300  # visible pixels below which a person gets no DensePose annotation
@@ -86,7 +90,7 @@ def _densepose(rng: np.random.Generator, visible: np.ndarray, buf: Buffers, box)
     """dp_x/y/I/U/V (at most POINT_QUOTA[I] pixel centres per patch) and the 14 box-frame dp_masks.
 
     Points are drawn only where the pixel's 8 neighbours are on the same patch, as an annotator would
-    click away from part borders (and the evaluator's 255-scaled placement, spec §1.6, stays on it).
+    click away from part borders (and the evaluator's 255-scaled placement stays on it).
     """
     x0, y0, w, h = box
     patches = np.where(visible, buf.i, 0)
@@ -191,7 +195,7 @@ def _mat_bytes(variables: dict) -> bytes:
 
 
 def write_eval_data(out_dir: Path, grid: int = surface.DEFAULT_GRID) -> None:
-    """``eval_data/{SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl}`` (spec §3.1)."""
+    """``eval_data/{SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl}``."""
     mesh = surface.build_mesh(grid)
     subdiv = {"U_subdiv": mesh.u[None], "V_subdiv": mesh.v[None], "Part_ID_subdiv": mesh.part[None].astype(np.int32),
               "vertex": mesh.vertex.T, "faces": (mesh.faces.T + 1).astype(np.int32)}  # fmt: skip

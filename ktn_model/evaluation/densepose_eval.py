@@ -1,4 +1,6 @@
-"""Official-protocol DensePose evaluation: GPS and GPSm AP/AR, plus keypoint AP (eval spec §2).
+"""Official-protocol DensePose evaluation: GPS and GPSm AP/AR, plus keypoint AP.
+
+The protocol is described in docs/densepose_format.md ("Evaluation protocol").
 
 ``evaluate_densepose(gt, results, eval_data_dir)`` loads the ground truth with pycocotools, checks every
 detection, computes per image the GPS, mask-IoU and box-IoU matrices once, and runs the matching of
@@ -34,7 +36,8 @@ from ktn_model.evaluation.masks import PastedMask, gt_mask, mask_iou, paste
 from ktn_model.evaluation.matching import MAX_DETS, METRIC_NAMES, ImagePairs, evaluate_pairs
 from ktn_model.evaluation.results import PERSON_CATEGORY, decode_iuv
 
-# Ignore-region rules (spec §2.3): a GT is dropped at this covered fraction, a DT at this mask IoU.
+# Ignore-region rules (docs/densepose_format.md, "Ignore GTs, crowds and ignore regions"): a GT is dropped at
+# this covered fraction, a DT at this mask IoU.
 REGION_GT_COVER = 0.7
 REGION_DT_IOU = 0.9
 MATCH_HINT = " (run `ktn infer --annotations GT_JSON` so that results.json uses the ground truth's image ids)"
@@ -78,7 +81,10 @@ def _number_list(value, length: int, what: str, where: str) -> np.ndarray:
 
 
 def _densepose_field(value, where: str) -> tuple[tuple[int, ...], str]:
-    """(shape, base64) from ``[[3,h,w], str]`` or the spec §4.2 form ``[[[3,h,w], str], [x,y,w,h]]``."""
+    """(shape, base64) from ``[[3,h,w], str]`` or the official form ``[[[3,h,w], str], [x,y,w,h]]``.
+
+    See docs/densepose_format.md, "Official result dicts".
+    """
     pair = value[0] if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple) else None
     if pair is not None and len(pair) == 2 and isinstance(pair[1], str):
         value = pair
@@ -88,7 +94,7 @@ def _densepose_field(value, where: str) -> tuple[tuple[int, ...], str]:
 
 
 def parse_detection(index: int, det: dict, file_names: dict[int, str]) -> Detection | None:
-    """Check one result dict (spec §4.3); None for a category other than person (not evaluated).
+    """Check one result dict; None for a category other than person (not evaluated).
 
     ``file_names``: GT image id -> file name (without folders). A detection whose image id is not in
     the ground truth, or whose ``file_name`` (written by ``ktn infer``) is not that image's, is an error.
@@ -158,14 +164,14 @@ class GtPerson:
         return bool(self.ann.get("iscrowd", 0))
 
     def mask(self, image_hw: tuple[int, int], full_mask) -> PastedMask:
-        """The person's full-image mask (spec §2.6), built on first use."""
+        """The person's full-image mask (GPSm), built on first use."""
         if self._mask is None:
             self._mask = gt_mask(self.ann, image_hw, full_mask)
         return self._mask
 
 
 def _gt_person(ann: dict) -> GtPerson:
-    """Check one GT annotation; 'ignore' means no ``dp_x`` (spec §2.3)."""
+    """Check one GT annotation; 'ignore' means no ``dp_x``."""
     where = f"annotation {ann.get('id')} (image id {ann.get('image_id')})"
     if not isinstance(ann.get("id"), int) or ann["id"] < 1:
         raise ValueError(f"{where}: annotation ids must be integers >= 1")
@@ -183,7 +189,7 @@ def _interleave(xs: list, ys: list) -> list[float]:
 
 
 def _region_keeps(region: np.ndarray, bbox: np.ndarray, foreground: np.ndarray | None) -> bool:
-    """Spec §2.3 ignore-region test for a GT (``foreground`` None) or a detection.
+    """The ignore-region test for a GT (``foreground`` None) or a detection.
 
     As in the reference, the int box crops the region with plain slicing (a negative corner
     wraps), and a detection's foreground is compared with the crop by pycocotools' crowd IoU.
@@ -201,7 +207,7 @@ def _region_keeps(region: np.ndarray, bbox: np.ndarray, foreground: np.ndarray |
 
 
 def _apply_ignore_regions(image: dict, gts: list[dict], dts: list[Detection]) -> tuple[list, list]:
-    """Drop GTs and DTs covered by the image's ignore regions (spec §2.3); no regions: unchanged."""
+    """Drop GTs and DTs covered by the image's ignore regions; no regions: unchanged."""
     xs, ys = image.get("ignore_regions_x"), image.get("ignore_regions_y")
     if not (xs and ys and gts):
         return gts, dts
@@ -214,7 +220,7 @@ def _apply_ignore_regions(image: dict, gts: list[dict], dts: list[Detection]) ->
 
 
 class DensePoseEvaluator:
-    """Builds the per-image GPS / GPSm / box-IoU matrices (spec §2.3-2.6) for one GT and result set."""
+    """Builds the per-image GPS / GPSm / box-IoU matrices for one GT and result set."""
 
     def __init__(self, coco: COCO, detections: list[Detection], eval_data: EvalData):
         self.coco = coco
@@ -270,7 +276,7 @@ class DensePoseEvaluator:
     def _gpsm(
         self, gps: np.ndarray, gts: list[GtPerson], boxes: np.ndarray, iuv_of: Callable[[int], np.ndarray], image_hw
     ) -> np.ndarray:
-        """sqrt(GPS · mask IoU) (spec §2.6); the IoU is only needed where GPS > 0."""
+        """sqrt(GPS · mask IoU); the IoU is only needed where GPS > 0."""
         gpsm = np.zeros(gps.shape)
         dt_masks: dict[int, PastedMask] = {}
         for d, g in zip(*np.nonzero(gps > 0), strict=True):
@@ -308,7 +314,7 @@ def _check_keypoints(results: list, parsed: list[Detection | None]) -> bool:
 def evaluate_densepose(
     gt: str | Path | COCO, results: str | Path | list, eval_data_dir: str | Path | EvalData
 ) -> dict[str, dict[str, float]]:
-    """GPS and GPSm AP/AR ×100 (spec §2) under ``densepose_gps`` and ``densepose_gpsm``.
+    """GPS and GPSm AP/AR ×100 under ``densepose_gps`` and ``densepose_gpsm``.
 
     ``gt``: DensePose-COCO json path or COCO; ``results``: list of official result dicts or a json
     path; ``eval_data_dir``: directory of the three evaluation files (or a loaded ``EvalData``). When

@@ -1,9 +1,10 @@
 """The DensePose evaluation-data files: subdivided SMPL charts, the mesh map and geodesic distances.
 
-Eval spec §3: ``SMPL_subdiv.mat`` (``U_subdiv``, ``V_subdiv``, ``Part_ID_subdiv``: N values),
+``SMPL_subdiv.mat`` (``U_subdiv``, ``V_subdiv``, ``Part_ID_subdiv``: N values),
 ``SMPL_SUBDIV_TRANSFORM.mat`` (``index``: N 1-based mesh ids) and ``Pdist_matrix.pkl`` (a pickled
 dict whose ``Pdist_matrix`` is the condensed geodesic distance vector of M mesh vertices, length
 M(M−1)/2, ordered so that the pair (lo, hi), lo < hi, 0-based, sits at hi(hi−1)/2 + lo).
+See docs/densepose_format.md, "Evaluation data files".
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def mesh_size(num_pairs: int, path: Path) -> int:
 
 
 def condensed_index(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Position of the 0-based vertex pair (lo, hi), lo < hi, in the distance vector (spec §3.3)."""
+    """Position of the 0-based vertex pair (lo, hi), lo < hi, in the distance vector."""
     hi = np.asarray(hi, dtype=np.int64)
     return hi * (hi - 1) // 2 + np.asarray(lo, dtype=np.int64)
 
@@ -102,7 +103,7 @@ class EvalData:
     def closest_vertices(self, part: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """1-based subdiv vertex nearest in (U, V) within each point's part; 0 where there is none.
 
-        Spec §3.2: Euclidean distance, ties to the first vertex in file order; labels outside
+        Euclidean distance, ties to the first vertex in file order; labels outside
         1..24 (or parts without vertices) get none. Shapes: all (P,).
         """
         part = np.asarray(part)
@@ -131,7 +132,7 @@ class EvalData:
 
 
 def load_eval_data(directory: str | Path) -> EvalData:
-    """Read the three evaluation files from ``directory`` (spec §3.1), checking their consistency."""
+    """Read the three evaluation files from ``directory``, checking their consistency."""
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: evaluation-data directory not found")

@@ -1,4 +1,4 @@
-"""Geodesic point similarity (GPS) between detections and ground-truth persons (eval spec §2.4-2.5)."""
+"""Geodesic point similarity (GPS) between detections and ground-truth persons (docs/densepose_format.md, "GPS")."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import numpy as np
 from ktn_model.data.meta import NUM_PATCHES
 from ktn_model.evaluation.eval_data import EvalData
 
-# κ per part group, metres on the SMPL template (spec §2.5); index = group, 0 = background.
+# κ per part group, metres on the SMPL template (docs/densepose_format.md, "κ"); index = group, 0 = background.
 KAPPA = np.array([0.0, 0.351, 0.107, 0.126, 0.237, 0.173, 0.142, 0.128, 0.150])
 # Group of each fine part I = 0..24.
 PART_GROUP = np.array([0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8])
-# The evaluation places GT points with S = 255 (spec §1.6), not the 256 used in training.
+# The evaluation places GT points with S = 255, not the 256 used in training (docs/densepose_format.md,
+# "Coordinate frames: 256 and 255").
 EVAL_POINT_SCALE = 255.0
 _UV_LEVELS = 256
 
 
 @dataclass
 class GtPoints:
-    """The GT points of one person that have a surface vertex (the set P of spec §2.4 step 8).
+    """The GT points of one person that have a surface vertex (the set P of the GPS sum).
 
     ``x``, ``y``: (P,) image-frame positions dp·size/255 + corner; ``mesh_id``: (P,) 1-based mesh
     vertex of the GT (I, U, V); ``kappa``: (P,) κ of the point's part group.
@@ -34,7 +35,7 @@ class GtPoints:
 
 
 def gt_points(eval_data: EvalData, persons: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[GtPoints]:
-    """Place each person's ``dp_*`` arrays in the image and find their mesh vertices (spec §2.4, §3.2).
+    """Place each person's ``dp_*`` arrays in the image and find their mesh vertices.
 
     ``persons``: (bbox XYWH (4,), {"dp_x", "dp_y", "dp_I", "dp_U", "dp_V": (P,)}) pairs, searched
     in one batch.
@@ -86,7 +87,7 @@ class GpsScorer:
     def matrix(
         self, gts: list[GtPoints | None], dt_boxes: np.ndarray, iuv_of: Callable[[int], np.ndarray]
     ) -> np.ndarray:
-        """(D, G) GPS of every detection against every GT (spec §2.4); ``None`` GTs (ignored) score 0.
+        """(D, G) GPS of every detection against every GT; ``None`` GTs (ignored) score 0.
 
         ``dt_boxes``: (D, 4) XYWH; ``iuv_of(d)``: the (3, H, W) uint8 IUV of detection d, called
         only for detections that contain at least one GT point.

@@ -1,4 +1,4 @@
-"""Full-image person masks and their IoU, for GPSm = sqrt(GPS · mask IoU) (eval spec §2.6).
+"""Full-image person masks and their IoU, for GPSm = sqrt(GPS · mask IoU) (docs/densepose_format.md, "GPSm").
 
 A mask is kept as the window of the image it was pasted into: (row0, col0, bool (h, w)); the IoU
 of two such masks equals the IoU of the full-image masks.
@@ -29,7 +29,7 @@ class PastedMask:
 
 
 def paste(local: np.ndarray, bbox: np.ndarray, image_hw: tuple[int, int]) -> PastedMask:
-    """Place a box-local mask at (int(x), int(y)), rows [max(yi,0), min(int(y+h), H, yi+h')) (spec §2.6)."""
+    """Place a box-local mask at (int(x), int(y)), rows [max(yi,0), min(int(y+h), H, yi+h'))."""
     x, y, w, h = (float(c) for c in bbox)
     xi, yi = int(x), int(y)
     r0, c0 = max(yi, 0), max(xi, 0)

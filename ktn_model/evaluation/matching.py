@@ -1,4 +1,7 @@
-"""Per-image matching, accumulation and summary of DensePose AP/AR (eval spec §2.7-2.9)."""
+"""Per-image matching, accumulation and summary of DensePose AP/AR.
+
+The steps are those of docs/densepose_format.md, "Matching" and "Accumulation and metrics".
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ class ImagePairs:
 
 
 def _greedy_match(sim: np.ndarray, ignore: list, crowd: list, gt_hit: np.ndarray, dt_hit, dt_ignore) -> None:
-    """Spec §2.8 step 4: per threshold, detections in score order take the best free GT ≥ t."""
+    """Matching step 2: per threshold, detections in score order take the best free GT ≥ t."""
     best_possible = sim.max(axis=1)
     rows = sim.tolist()
     for t, thr in enumerate(THRESHOLDS):
@@ -62,7 +65,7 @@ def _greedy_match(sim: np.ndarray, ignore: list, crowd: list, gt_hit: np.ndarray
 
 
 def _box_fallback(box_iou: np.ndarray, ignore: list, crowd: list, gt_hit, dt_hit, dt_ignore) -> None:
-    """Spec §2.8 step 5 (reference quirk): detections unmatched at the last threshold take the
+    """Matching step 3, the box fallback (reference quirk): detections unmatched at the last threshold take the
     ignore flag, at every threshold, of the free GT with the highest box IoU ≥ 0.8."""
     rows = box_iou.tolist()
     for d in np.flatnonzero(~dt_hit[-1]):
@@ -79,7 +82,7 @@ def _box_fallback(box_iou: np.ndarray, ignore: list, crowd: list, gt_hit, dt_hit
 
 
 def match_image(pairs: ImagePairs, area_range: tuple[float, float]) -> ImageMatches | None:
-    """``evaluateImg`` of spec §2.8 for one image and area range; None when it has no GT and no DT."""
+    """The reference's ``evaluateImg`` for one image and area range; None when it has no GT and no DT."""
     num_dt, num_gt = pairs.similarity.shape
     if not num_dt and not num_gt:
         return None
@@ -100,7 +103,7 @@ def match_image(pairs: ImagePairs, area_range: tuple[float, float]) -> ImageMatc
 
 
 def accumulate(images: list[ImageMatches | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Precision (T, R) and recall (T,) over all images (spec §2.9); −1 where no GT counts."""
+    """Precision (T, R) and recall (T,) over all images; −1 where no GT counts."""
     num_t = len(THRESHOLDS)
     images = [m for m in images if m is not None]
     gt_ignore = np.concatenate([m.gt_ignore for m in images]) if images else np.zeros(0, dtype=bool)
@@ -131,7 +134,7 @@ def _mean_valid(values: np.ndarray) -> float:
 
 
 def summarize(per_area: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
-    """``_summarizeUvs`` (spec §2.9): the 10 metrics at maxDets 20, ×100 (−100 where undefined)."""
+    """The reference's ``_summarizeUvs``: the 10 metrics at maxDets 20, ×100 (−100 where undefined)."""
     t50 = np.flatnonzero(np.abs(THRESHOLDS - 0.5) < 1e-3)
     t75 = np.flatnonzero(np.abs(THRESHOLDS - 0.75) < 1e-3)
     (p_all, r_all), (p_med, r_med), (p_large, r_large) = (per_area[a] for a in AREA_RANGES)

@@ -1,6 +1,7 @@
-"""Backbone + FPN (spec §1.5, §9): ResNet / ResNeXt / MobileNetV3 feature levels P2..P5 plus P6.
+"""Backbone + FPN: ResNet / ResNeXt / MobileNetV3 feature levels P2..P5 plus P6.
 
 Feature keys follow torchvision: '0'..'3' are P2..P5 (strides 4..32), 'pool' is P6 = max-pool of P5.
+Conventions (MSRA stride, frozen stages): docs/architecture.md, "detectron2 conventions".
 """
 
 from __future__ import annotations

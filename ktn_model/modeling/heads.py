@@ -1,4 +1,7 @@
-"""DensePose RoI head (spec §2.1): ScaleConvs then stacked 3×3 conv-GN-ReLU layers on 28×28 RoI features."""
+"""DensePose RoI head: ScaleConvs then stacked 3×3 conv-GN-ReLU layers on 28×28 RoI features.
+
+See docs/method.md, "DensePose head".
+"""
 
 from __future__ import annotations
 

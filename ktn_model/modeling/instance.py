@@ -1,4 +1,5 @@
-"""Optional image-level instance strengthening (IS, paper §III-B-2, spec §3.6), off in the released code.
+"""Optional image-level instance strengthening (IS), off in the released code (docs/method.md, "Instance
+strengthening (IS)").
 
 A 1×1 conv on P^c predicts person / background at stride 4, trained with pixel cross-entropy against the
 union of the persons' body masks. The targets carry no person segmentations, so the body mask is

@@ -1,8 +1,8 @@
-"""KTM, the knowledge transfer module (spec §4, paper §III-C): the I classifier W_s generated from the
+"""KTM, the knowledge transfer machine (docs/method.md, "KTM"): the I classifier W_s generated from the
 weights of the 2D parsers (keypoints, box classifier, coarse parts) mixed by the CRKG matrices.
 
     Wa_n = A_n · W_n                         (25 × D_n) per parser n, in the order kpt | loc | part
-    W_s  = Lin2(LeakyReLU(Lin1(concat_n Wa_n)))   (25 × c_in·k·k)
+    W_s  = Lin2(LeakyReLU(Lin1(concat_n Wa_n)))   (25 × c_in·k·k), the paper's Eq. 4
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from .layers import msra_fill
 
 PARSERS = ("kpt", "loc", "part")
-# KTM variant -> the parsers it transfers from; "v1" is KTNv1 (keypoints only, spec Appendix A).
+# KTM variant -> the parsers it transfers from; "v1" is KTNv1 (keypoints only).
 VARIANTS = {"v2": PARSERS, "v1": ("kpt",)}
 # ktn_kg graph task name of each parser's CRKG matrix.
 GRAPH_TASKS = {"kpt": "kpt", "loc": "person", "part": "part"}
@@ -35,7 +35,10 @@ def rows_to_deconv(rows: Tensor, c_in: int) -> Tensor:
 
 @torch.no_grad()
 def location_rows(box_predictor: nn.Module) -> Tensor:
-    """W_loc (6, FC_DIM), detached (spec §9): [cls_score person, cls_score background, bbox_pred person dx..dh]."""
+    """W_loc (6, FC_DIM), detached: [cls_score person, cls_score background, bbox_pred person dx..dh].
+
+    See docs/method.md, "The 2D parsers' weights W_n".
+    """
     cls, box = box_predictor.cls_score.weight, box_predictor.bbox_pred.weight
     return torch.cat([cls[1:2], cls[0:1], box[4:8]]).clone()
 
@@ -52,7 +55,8 @@ class KTM(nn.Module):
     """W_s (25, d_out) from parser rows ``{n: (|C_n|, D_n)}``; parsers are transferred in ``PARSERS`` order.
 
     ``graphs``: CRKG matrices in the release layout (|C_n|, 25), float64 numpy or tensors; they become the
-    trainable (unless ``trainable`` is False) parameters A_n = graph.T as float32 (25, |C_n|), spec §4.2.
+    trainable (unless ``trainable`` is False) parameters A_n = graph.T as float32 (25, |C_n|)
+    (docs/method.md, "The CRKG").
     ``dims``: D_n per parser.
     """
 

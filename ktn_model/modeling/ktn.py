@@ -1,4 +1,7 @@
-"""KTN, the whole network (spec §1.1): transform -> backbone/FPN -> RPN -> box + DensePose RoI heads."""
+"""KTN, the whole network: transform -> backbone/FPN -> RPN -> box + DensePose RoI heads.
+
+Stages and shapes: docs/architecture.md, "Data flow" and "Stages and shapes".
+"""
 
 from __future__ import annotations
 

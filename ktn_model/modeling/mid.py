@@ -1,7 +1,7 @@
 """MID, the multi-instance decoder that fuses P2..P5 into one stride-4 map P^c.
 
-``MIDv2`` is the released KTNv2 decoder (spec §3, paper §III-B), ``MIDv1`` the KTNv1 one (spec
-Appendix A). Both take ``[P2, P3, P4, P5]`` with strides 4..32 and return (B, C_out, H/4, W/4).
+``MIDv2`` is the released KTNv2 decoder, ``MIDv1`` the KTNv1 one (docs/method.md, "MID, the multi-instance
+decoder"). Both take ``[P2, P3, P4, P5]`` with strides 4..32 and return (B, C_out, H/4, W/4).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .layers import conv_gn_relu, conv_relu, msra_fill
 def check_pyramid(features: list[Tensor]) -> None:
     """Raise a clear error unless level i is exactly P2's size / 2^i and P2's size is a multiple of 8.
 
-    That holds when the padded image is a multiple of 32 (``INPUT.SIZE_DIVISIBILITY``, spec §1.5).
+    That holds when the padded image is a multiple of 32 (``INPUT.SIZE_DIVISIBILITY``).
     """
     h, w = features[0].shape[-2:]
     sizes = [tuple(f.shape[-2:]) for f in features]
@@ -31,13 +31,13 @@ def space_to_depth(x: Tensor) -> Tensor:
     """(B, C, H, W) -> (B, 4C, H/2, W/2): the four (row, col) parity sub-grids stacked block-wise.
 
     Block order (even, even), (even, odd), (odd, even), (odd, odd); channels [kC, (k+1)C) hold block k
-    (spec §3.1; not ``nn.PixelUnshuffle``'s interleaved order).
+    (not ``nn.PixelUnshuffle``'s interleaved order).
     """
     return torch.cat([x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]], dim=1)
 
 
 class FA(nn.Module):
-    """Feature adjustment (spec §3.1): space-to-depth then 3×3 conv 4C -> C + ReLU; (B,C,H,W) -> (B,C,H/2,W/2)."""
+    """Feature adjustment (FA): space-to-depth then 3×3 conv 4C -> C + ReLU; (B,C,H,W) -> (B,C,H/2,W/2)."""
 
     def __init__(self, channels: int):
         super().__init__()
@@ -48,7 +48,7 @@ class FA(nn.Module):
 
 
 class IFA(nn.Sequential):
-    """Inverse feature adjustment (spec §3.3): 1×1 conv C -> 4C + ReLU + PixelShuffle(2); (B,C,H,W) -> (B,C,2H,2W).
+    """Inverse feature adjustment (IFA): 1×1 conv C -> 4C + ReLU + PixelShuffle(2); (B,C,H,W) -> (B,C,2H,2W).
 
     Output channel c at (2h+i, 2w+j) is conv channel 4c + 2i + j.
     """
@@ -78,7 +78,7 @@ def scale_head(level: int, c_in: int, channels: int, upsample) -> nn.Sequential:
 
 
 class MultiScaleFusion(nn.Module):
-    """The "trident" step (spec §3.4): [1×1, 3×3 d1, d2, d3] conv-GN-ReLU branches, concat, 1×1 conv with bias."""
+    """The "trident" step: [1×1, 3×3 d1, d2, d3] conv-GN-ReLU branches, concat, 1×1 conv with bias."""
 
     def __init__(self, channels: int, out_channels: int):
         super().__init__()
@@ -92,7 +92,7 @@ class MultiScaleFusion(nn.Module):
 
 
 class MIDv2(nn.Module):
-    """Released MIDv2 (spec §3): cumulative bottom-up FA fusion, per-level IFA scale heads summed, trident step.
+    """Released MIDv2: cumulative bottom-up FA fusion, per-level IFA scale heads summed, trident step.
 
     ``[P2..P5]`` each (B, c_in, H/2^(i+2), W/2^(i+2)) -> P^c (B, out_channels, H/4, W/4).
     """
@@ -115,7 +115,7 @@ class MIDv2(nn.Module):
 
 
 class MIDv1(nn.Module):
-    """KTNv1 decoder (spec Appendix A): per level [3×3 conv + ReLU + bilinear ×2] to stride 4, summed, 1×1 conv.
+    """KTNv1 decoder: per level [3×3 conv + ReLU + bilinear ×2] to stride 4, summed, 1×1 conv.
 
     ``[P2..P5]`` -> (B, out_channels, H/4, W/4).
     """

@@ -1,4 +1,4 @@
-"""DensePose predictor (spec §2.2, §4.4): k4s2p1 deconvs + bilinear up-scaling to the 112×112 outputs."""
+"""DensePose predictor (docs/method.md, "Predictor"): k4s2p1 deconvs + bilinear up-scaling to the 112×112 outputs."""
 
 from __future__ import annotations
 
