@@ -1,7 +1,7 @@
 """All configuration keys in one place, with detectron2's key names.
 
-``get_cfg()`` returns the defaults (the released R50 KTNv2 settings, spec §1-§6 of
-``ktn_model_spec.md``). YAML files may name a ``_BASE_`` file (relative to themselves) that is
+``get_cfg()`` returns the defaults (the released R50 KTNv2 settings: docs/method.md; what differs and
+its switch: docs/differences.md). YAML files may name a ``_BASE_`` file (relative to themselves) that is
 loaded first; ``KEY VALUE`` pairs from the command line are merged last.
 """
 
@@ -94,7 +94,7 @@ _C.MODEL.WEIGHTS = ""
 _C.MODEL.BACKBONE = CfgNode()
 # resnet18 | resnet34 | resnet50 | resnet101 | resnext101_32x8d | mobilenet_v3_large
 _C.MODEL.BACKBONE.NAME = "resnet50"
-# Number of leading stages frozen (detectron2's FREEZE_AT): 2 = stem + res2 (spec §1.5).
+# Number of leading stages frozen (detectron2's FREEZE_AT): 2 = stem + res2.
 _C.MODEL.BACKBONE.FREEZE_AT = 2
 # "FrozenBN" (released, needs pretrained weights) | "BN" | "GN" (train from scratch).
 _C.MODEL.BACKBONE.NORM = "FrozenBN"
@@ -119,7 +119,7 @@ _C.MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS = [[0.5, 1.0, 2.0]]
 _C.MODEL.RPN = CfgNode()
 _C.MODEL.RPN.PRE_NMS_TOPK_TRAIN = 2000  # per level
 _C.MODEL.RPN.PRE_NMS_TOPK_TEST = 1000
-_C.MODEL.RPN.POST_NMS_TOPK_TRAIN = 1000  # per image (torchvision's default is 2000; spec §9)
+_C.MODEL.RPN.POST_NMS_TOPK_TRAIN = 1000  # per image (torchvision's default is 2000; docs/architecture.md, "detectron2 conventions")
 _C.MODEL.RPN.POST_NMS_TOPK_TEST = 1000
 _C.MODEL.RPN.NMS_THRESH = 0.7
 _C.MODEL.RPN.BATCH_SIZE_PER_IMAGE = 256
@@ -167,11 +167,11 @@ _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_NAME = "MIDv2"
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_CONV_DIMS = 256
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_OUT_DIMS = 256
 _C.MODEL.ROI_DENSEPOSE_HEAD.DECODER_MULTI_SCALE_ON = True
-# Optional image-level instance-strengthening segmentation loss (paper §III-B-2, spec §3.6).
+# Optional image-level instance-strengthening segmentation loss (docs/method.md, "Instance strengthening (IS)").
 _C.MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_ON = False
 _C.MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_WEIGHT = 1.0
-# KTM variant: "v2" (kpt + part + box parsers, spec §4), "v1" (keypoints only) or "none"
-# (a learned I deconv: the "DensePose RCNN*" baseline, spec §2.6).
+# KTM variant: "v2" (kpt + part + box parsers, docs/method.md, "KTM"), "v1" (keypoints only) or "none"
+# (a learned I deconv: the "DensePose RCNN*" baseline, docs/method.md, "Ablation presets").
 _C.MODEL.ROI_DENSEPOSE_HEAD.KTM = "v2"
 # CRKG graph file read through ktn_kg.load_graph (the CLI's --graph sets this).
 _C.MODEL.ROI_DENSEPOSE_HEAD.GRAPH = "graphs/v2.pkl"

@@ -2,6 +2,7 @@
 ("(docs/method.md, "KTM")") is a heading of that file, and the relative links inside ``docs/`` resolve."""
 
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,3 +51,12 @@ def test_links_inside_docs_resolve_and_the_index_lists_every_page():
     index = (ROOT / "docs" / "README.md").read_text()
     pages = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "README.md"]
     assert [name for name in pages if f"({name})" not in index] == []
+
+
+def test_nothing_cites_documents_outside_the_repository():
+    root = Path(__file__).resolve().parents[1]
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, check=True, capture_output=True, text=True).stdout.split()
+    offenders = [name for name in tracked if Path(name).suffix in {".py", ".md", ".yaml", ".toml", ".txt"}
+                 and name not in {"tests/test_docs.py", "tests/test_kg_cli.py"}
+                 and re.search(r"§|\.\./shared|shared/design|spec §", (root / name).read_text(errors="ignore"))]
+    assert offenders == []

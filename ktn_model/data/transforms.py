@@ -1,4 +1,4 @@
-"""Horizontal flip of an image and its DensePose target (data spec §1.7 step 4; model spec §6.2).
+"""Horizontal flip of an image and its DensePose target (docs/densepose_format.md, "Horizontal flip").
 
 Resizing is not done here: the model's ``GeneralizedRCNNTransform`` resizes, and the box-relative
 ``dp_*`` fields do not change with the image size.
@@ -38,7 +38,7 @@ class UVSymmetry:
 
 
 def load_uv_symmetry(path: str | Path) -> UVSymmetry:
-    """Read ``UV_symmetry_transforms.mat`` (1x24 cells ``U_transforms``/``V_transforms``, spec §3.5)."""
+    """Read ``UV_symmetry_transforms.mat`` (1x24 cells ``U_transforms``/``V_transforms``)."""
     try:
         mat = scipy.io.loadmat(str(path))
     except FileNotFoundError:

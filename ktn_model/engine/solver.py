@@ -1,4 +1,4 @@
-"""SGD with per-group weight decay, and the warm-up + multi-step LR schedule (model spec §6.1)."""
+"""SGD with per-group weight decay, and the warm-up + multi-step LR schedule (docs/method.md, "Training schedule")."""
 
 from __future__ import annotations
 

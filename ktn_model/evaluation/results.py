@@ -1,4 +1,4 @@
-"""DensePose detections in the official result form (eval spec §4.2-4.3).
+"""DensePose detections in the official result form (docs/densepose_format.md, "Official result dicts").
 
 One detection is ``{"image_id", "category_id": 1, "bbox": [x, y, w, h], "score",
 "densepose": [[[3, h', w'], base64_png], [x, y, w, h]], "keypoints": [51 floats]}`` where the PNG
@@ -22,7 +22,7 @@ PERSON_CATEGORY = 1
 
 
 def encode_iuv(iuv: np.ndarray) -> str:
-    """(3, H, W) uint8 [I, U·255, V·255] → base64 (MIME, 76-character lines) of an RGB PNG (spec §4.2)."""
+    """(3, H, W) uint8 [I, U·255, V·255] → base64 (MIME, 76-character lines) of an RGB PNG."""
     iuv = np.asarray(iuv)
     if iuv.ndim != 3 or iuv.shape[0] != 3 or iuv.dtype != np.uint8:
         raise ValueError(f"an IUV array must be uint8 of shape (3, H, W), got {iuv.dtype} {iuv.shape}")
@@ -67,7 +67,7 @@ def _keypoint_indices(keypoints: np.ndarray) -> np.ndarray:
 
 
 def to_coco_results(image_id: int, output: dict) -> list[dict]:
-    """The model's eval output for one image → official result dicts (spec §4.3), in model order.
+    """The model's eval output for one image → official result dicts, in model order.
 
     ``output``: ``boxes`` (D, 4) XYXY, ``scores`` (D,), optional ``densepose`` (list of D uint8
     (3, H_d, W_d)) and ``keypoints`` (D, 17, 3) [x, y, score] (x, y written minus 0.5, see

@@ -1,4 +1,4 @@
-"""DensePose training RoIs, targets and losses (spec §2.3-2.5).
+"""DensePose training RoIs, targets and losses (docs/method.md, "Training RoIs and targets", "Losses").
 
 All boxes are XYXY in the network-input frame; DensePose points and S_gt live in the 256×256 frame
 of their GT box, so they need no resizing.
@@ -31,7 +31,7 @@ class DensePoseRoIs(NamedTuple):
 
 def select_densepose_rois(proposals: Tensor, matched_idxs: Tensor, labels: Tensor, gt_boxes: Tensor,
                           dp_valid: Tensor, iou_threshold: float = 0.65, max_rois: int = 0) -> DensePoseRoIs:
-    """Foreground proposals with IoU(proposal, matched GT) > ``iou_threshold`` whose GT has DensePose (spec §2.3).
+    """Foreground proposals with IoU(proposal, matched GT) > ``iou_threshold`` whose GT has DensePose.
 
     proposals (R, 4), matched_idxs (R,), labels (R,), gt_boxes (G, 4), dp_valid (G,) bool. ``max_rois`` > 0
     keeps a random subset of that size (the slim CPU preset's cap).
@@ -48,7 +48,7 @@ def select_densepose_rois(proposals: Tensor, matched_idxs: Tensor, labels: Tenso
 
 
 class PointSamples(NamedTuple):
-    """Annotated points mapped onto the RoI heat-map grid (spec §2.4), one entry per valid point, (P,) each.
+    """Annotated points mapped onto the RoI heat-map grid, one entry per valid point, (P,) each.
 
     ``roi`` indexes the RoI batch; the four neighbours are (y_lo|y_hi, x_lo|x_hi) with weights from w_x, w_y.
     """
@@ -90,7 +90,7 @@ def point_samples(points: list[Tensor], gt_boxes: Tensor, boxes: Tensor, size: i
 
 
 def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
-    """maps (N, C, S, S) -> (P, C), bilinear at the sampled points (corner-aligned grid, spec §2.4)."""
+    """maps (N, C, S, S) -> (P, C), bilinear at the sampled points (corner-aligned grid)."""
     m = maps.permute(0, 2, 3, 1)
     wx, wy = s.w_x[:, None], s.w_y[:, None]
     return ((1 - wx) * (1 - wy) * m[s.roi, s.y_lo, s.x_lo] + wx * (1 - wy) * m[s.roi, s.y_lo, s.x_hi]
@@ -98,7 +98,7 @@ def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
 
 
 def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int | tuple[int, int] = 112) -> Tensor:
-    """S_gt (N, 256, 256) in GT frames -> (N, h, w) int64 in the frames of ``boxes`` (spec §2.5).
+    """S_gt (N, 256, 256) in GT frames -> (N, h, w) int64 in the frames of ``boxes``.
 
     ``size`` is h = w or (h, w). Nearest sampling at the cells' top-left corners, zeros outside the GT box.
     """
