@@ -62,3 +62,15 @@ def test_the_real_demo_is_fast_and_learns(tmp_path):
     untrained, trained = report.untrained["densepose_gps"]["AP"], report.trained["densepose_gps"]["AP"]
     assert trained >= untrained + 5.0, (untrained, trained)
     assert sum(report.seconds.values()) < 600, report.seconds
+
+
+def test_the_demo_is_its_preset_plus_the_paths_of_its_data(tmp_path):
+    from ktn_model.config import setup_cfg
+    from ktn_model.engine.demo import demo_cfg
+
+    train, val = tmp_path / "train", tmp_path / "val"
+    cfg = demo_cfg(DemoSettings(out=tmp_path), DEFAULT_GRAPH, train, val)
+    preset = setup_cfg("ktn_demo_cpu")
+    assert cfg.INPUT.MIN_SIZE_TRAIN == preset.INPUT.MIN_SIZE_TRAIN == [144, 192]
+    assert cfg.SOLVER == preset.SOLVER and cfg.MODEL.BACKBONE == preset.MODEL.BACKBONE
+    assert cfg.DATASETS.TEST == [f"{val}/annotations.json:{val}/images"] and cfg.OUTPUT_DIR == str(tmp_path / "train")

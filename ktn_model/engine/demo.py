@@ -22,14 +22,11 @@ from ktn_model.engine.demo_settings import DemoSettings
 from ktn_model.engine.evaluator import evaluate_model
 from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
 from ktn_model.engine.predictor import Predictor
-from ktn_model.engine.rng import seed_all
-from ktn_model.engine.runner import train_batches
-from ktn_model.engine.trainer import Trainer
+from ktn_model.engine.runner import build_trainer
 from ktn_model.engine.visualize import DEFAULT_MIN_SCORE, DEFAULT_VIS
-from ktn_model.modeling import build_model
 from ktn_model.resources import shipped
 
-TINY_CONFIG = shipped("configs") / "ktn_tiny_cpu.yaml"
+DEMO_CONFIG = shipped("configs") / "ktn_demo_cpu.yaml"
 DEFAULT_GRAPH = shipped("graphs") / "v2.pkl"
 COMPARED = [("densepose_gps", "GPS"), ("densepose_gpsm", "GPSm")]
 METRIC_COLUMNS = ["AP", "AP50", "AP75", "AR"]
@@ -54,28 +51,20 @@ def make_datasets(s: DemoSettings) -> tuple[Path, Path]:
 
 
 def demo_cfg(s: DemoSettings, graph: Path, train: Path, val: Path):
-    """The tiny CPU preset on the synthetic sets, with the demo's schedule and native image sizes."""
-    short_sides = sorted({s.image_size * 3 // 4, s.image_size})
-    return setup_cfg(TINY_CONFIG, [
-        "OUTPUT_DIR", str(s.out / "train"),
-        "SEED", str(s.seed),
-        "MODEL.DEVICE", "cpu",
-        "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(graph),
-        "DATASETS.TRAIN", repr([f"{train}/annotations.json:{train}/images"]),
-        "DATASETS.TEST", repr([f"{val}/annotations.json:{val}/images"]),
-        "TEST.EVAL_DATA_DIR", str(val / "eval_data"),
-        "INPUT.UV_SYMMETRY_FILE", str(train / "UV_symmetry_transforms.mat"),
-        "INPUT.MIN_SIZE_TRAIN", repr(short_sides),
-        "INPUT.MAX_SIZE_TRAIN", str(s.image_size),
-        "INPUT.MIN_SIZE_TEST", str(s.image_size * 3 // 4),
-        "INPUT.MAX_SIZE_TEST", str(s.image_size),
-        "SOLVER.BASE_LR", str(s.base_lr),
-        "SOLVER.MAX_ITER", str(s.iterations),
-        "SOLVER.STEPS", repr([int(s.iterations * 0.8)]),
-        "SOLVER.WARMUP_ITERS", str(min(20, s.iterations // 4)),
-        "SOLVER.CHECKPOINT_PERIOD", str(max(s.iterations // 2, 1)),
-        "SOLVER.LOG_PERIOD", "10",
-    ])  # fmt: skip
+    """``configs/ktn_demo_cpu.yaml`` on the generated sets; the demo's options as overrides."""
+    sizes = {"INPUT.MIN_SIZE_TRAIN": [s.image_size * 3 // 4, s.image_size], "INPUT.MAX_SIZE_TRAIN": s.image_size,
+             "INPUT.MIN_SIZE_TEST": s.image_size * 3 // 4, "INPUT.MAX_SIZE_TEST": s.image_size}
+    overrides = {
+        "OUTPUT_DIR": s.out / "train", "SEED": s.seed, "SOLVER.MAX_ITER": s.iterations,
+        "SOLVER.STEPS": [int(s.iterations * 0.8)],
+        "MODEL.ROI_DENSEPOSE_HEAD.GRAPH": graph,
+        "DATASETS.TRAIN": [f"{train}/annotations.json:{train}/images"],
+        "DATASETS.TEST": [f"{val}/annotations.json:{val}/images"],
+        "TEST.EVAL_DATA_DIR": val / "eval_data", "INPUT.UV_SYMMETRY_FILE": train / "UV_symmetry_transforms.mat",
+        **sizes,
+    }
+    return setup_cfg(DEMO_CONFIG, [x for key, value in overrides.items()
+                                   for x in (key, str(value) if isinstance(value, Path) else repr(value))])
 
 
 @dataclass
@@ -106,11 +95,10 @@ def _run_steps(s: DemoSettings, console: Console) -> DemoReport:
     console.print(f"graph {graph}; {s.train_images} train / {s.val_images} val synthetic images in {s.out / 'data'}")
     cfg = demo_cfg(s, graph, train, val)
     shutil.rmtree(cfg.OUTPUT_DIR, ignore_errors=True)
-    seed_all(cfg.SEED)
-    model = build_model(cfg)
+    trainer = build_trainer(cfg)  # the runner of `ktn train`: seeded model, data, evaluation on the val set
+    model = trainer.model
     untrained = clock.step("eval untrained", lambda: evaluate_model(cfg, model))
     console.print(f"untrained model: GPS AP {untrained['densepose_gps']['AP']:.2f}; training {s.iterations} iterations")
-    trainer = Trainer(cfg, model, lambda start: train_batches(cfg, start), lambda m: evaluate_model(cfg, m))
     trained = clock.step("train + eval", trainer.train)
     pictures = s.out / "pictures"
     clock.step("pictures", lambda: _pictures(cfg, model, val, pictures, s.pictures))

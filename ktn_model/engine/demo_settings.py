@@ -15,7 +15,6 @@ class DemoSettings:
     val_images: int = 24
     image_size: int = 192
     iterations: int = 600
-    base_lr: float = 0.02
     pictures: int = 4
     seed: int = 0
     # One thread: on a shared 2-core machine, two OpenMP threads per process slow a step down
