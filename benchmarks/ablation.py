@@ -40,13 +40,13 @@ from ktn_model.modeling.build import load_crkg
 from ktn_model.modeling.ktm import VARIANTS as KTM_PARSERS
 from ktn_utils.atomic import atomic_write
 
-# Table I rows: (MODEL.ROI_DENSEPOSE_HEAD.DECODER, ...KTM, shuffled CRKG rows)
+# Table I rows: (MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON, ...KTM, shuffled CRKG rows); the decoder is MIDv2
 VARIANTS = {
-    "baseline": ("none", "none", False),
-    "+MID": ("v2", "none", False),
-    "+KTM": ("none", "v2", False),
-    "KTN": ("v2", "v2", False),
-    "KTN, shuffled CRKG": ("v2", "v2", True),
+    "baseline": ("False", "none", False),
+    "+MID": ("True", "none", False),
+    "+KTM": ("False", "v2", False),
+    "KTN": ("True", "v2", False),
+    "KTN, shuffled CRKG": ("True", "v2", True),
 }
 PERSON_COUNTS, PERSON_COUNT_P = (2, 3, 4, 5), (0.25, 0.3, 0.25, 0.2)
 HEIGHTS = (0.2, 0.9)  # person height / image height, log-uniform
@@ -105,7 +105,7 @@ def train_and_evaluate(run: Run) -> dict:
     decoder, ktm, shuffle = VARIANTS[run.variant]
     cfg = demo_cfg(run.settings, run.graph, run.train, run.val).clone()
     cfg.defrost()
-    cfg.merge_from_list(["MODEL.ROI_DENSEPOSE_HEAD.DECODER", decoder, "MODEL.ROI_DENSEPOSE_HEAD.KTM", ktm])
+    cfg.merge_from_list(["MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON", decoder, "MODEL.ROI_DENSEPOSE_HEAD.KTM", ktm])
     cfg.freeze()
     seed_all(cfg.SEED)
     model = build_model(cfg, shuffled_graphs(cfg, run.seed) if shuffle else None)
