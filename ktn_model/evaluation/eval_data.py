@@ -18,6 +18,7 @@ import numpy as np
 import scipy.io
 
 from ktn_model.data.meta import NUM_PATCHES
+from ktn_utils.atomic import atomic_write
 from ktn_utils.safe_pickle import RestrictedUnpickler
 
 SUBDIV_FILE = "SMPL_subdiv.mat"
@@ -158,13 +159,11 @@ def _row(values: np.ndarray, dtype: type) -> np.ndarray:
 def save_eval_data(
     directory: str | Path, part_id: np.ndarray, u: np.ndarray, v: np.ndarray, mesh_id: np.ndarray, pdist: np.ndarray
 ) -> None:
-    """Write the three files in the official layouts (1×N rows, Python-2-compatible pickle)."""
+    """Write the three files in the official layouts (1×N rows, Python-2-compatible pickle), atomically."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(
-        directory / SUBDIV_FILE,
-        {"U_subdiv": _row(u, np.float64), "V_subdiv": _row(v, np.float64), "Part_ID_subdiv": _row(part_id, np.int32)},
-    )
-    scipy.io.savemat(directory / TRANSFORM_FILE, {"index": _row(mesh_id, np.int32)})
-    with open(directory / PDIST_FILE, "wb") as f:
-        pickle.dump({"Pdist_matrix": np.asarray(pdist).reshape(-1, 1)}, f, protocol=2)
+    subdiv = {"U_subdiv": _row(u, np.float64), "V_subdiv": _row(v, np.float64),
+              "Part_ID_subdiv": _row(part_id, np.int32)}
+    atomic_write(directory / SUBDIV_FILE, lambda f: scipy.io.savemat(f, subdiv))
+    atomic_write(directory / TRANSFORM_FILE, lambda f: scipy.io.savemat(f, {"index": _row(mesh_id, np.int32)}))
+    pdist_column = {"Pdist_matrix": np.asarray(pdist).reshape(-1, 1)}
+    atomic_write(directory / PDIST_FILE, lambda f: pickle.dump(pdist_column, f, protocol=2))
