@@ -46,6 +46,7 @@ def predict_iuv(inputs: list[str], weights: Path, config_file: Path | None,
 
     The inputs are checked and the model loaded before the first item is produced.
     """
+    from ktn_model.data.dataset import read_rgb
     from ktn_model.engine import outputs
     from ktn_model.engine.predictor import Predictor
     from ktn_model.engine.video import _cv2
@@ -57,7 +58,7 @@ def predict_iuv(inputs: list[str], weights: Path, config_file: Path | None,
 
     def items() -> Iterator[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
         for path, video in zip(paths, is_video, strict=True):
-            for name, image in _video_frames(path, cv2) if video else [(path.stem, outputs.load_image(path))]:
+            for name, image in _video_frames(path, cv2) if video else [(path.stem, read_rgb(path))]:
                 yield name, image, *outputs.paste_iuv(predictor(image), *image.shape[:2])
 
     return items()

@@ -23,6 +23,15 @@ class ImageReadError(OSError):
     """An image file that is missing, unreadable or not of the size its json entry says."""
 
 
+def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file; ``ImageReadError`` naming the file when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return np.array(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ImageReadError(f"{path}: not a readable image ({e})") from None
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """One json image entry with its person annotations (crowds included)."""
@@ -98,14 +107,10 @@ def annotations_to_target(anns: list[dict], image_id: int, height: int, width: i
 
 def read_image(path: Path, height: int, width: int) -> torch.Tensor:
     """(3, H, W) float32 RGB in [0, 1]; ``ImageReadError`` naming the file when it cannot be used."""
-    try:
-        with Image.open(path) as im:
-            pixels = np.asarray(im.convert("RGB"))
-    except (OSError, ValueError, SyntaxError) as e:
-        raise ImageReadError(f"{path}: cannot read image ({e})") from None
+    pixels = read_rgb(path)
     if pixels.shape[:2] != (height, width):
         raise ImageReadError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, json says {width}x{height}")
-    return torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
+    return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)
 
 
 class DensePoseCocoDataset(torch.utils.data.Dataset):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ktn_model.data.dataset import ImageReadError, read_rgb
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.visualize import render
 from ktn_model.evaluation.results import to_coco_results
@@ -58,15 +59,6 @@ def output_names(paths: list[Path]) -> dict[Path, str]:
     """Each input's name relative to the common folder of all inputs (POSIX separators)."""
     root = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     return {p: p.resolve().relative_to(root).as_posix() for p in paths}
-
-
-def load_image(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; a ValueError naming the file when it cannot be read."""
-    try:
-        with Image.open(path) as image:
-            return np.array(image.convert("RGB"))
-    except (OSError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{path}: not a readable image ({e})") from None
 
 
 def paste_iuv(output: dict, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +107,7 @@ class InferenceRun:
 
     def image(self, path: Path, name: str, index: int) -> dict:
         """Predict one image file and write its PNGs; returns the output."""
-        pixels = load_image(path)
+        pixels = read_rgb(path)
         output = self.predictor(pixels)
         self.write(name, pixels, output)
         image_id = self.image_ids.get(name, self.image_ids.get(Path(name).name, index))
@@ -187,7 +179,7 @@ def run(job: InferenceRun, paths: list[Path]) -> Path:
                     job.video(path)
                 else:
                     job.image(path, names[path], index)
-            except ValueError as e:
+            except (ValueError, ImageReadError) as e:
                 if path.suffix.lower() in VIDEO_SUFFIXES:
                     raise
                 logger.warning("skipped %s", e)
