@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ktn_model.data.coco_json import read_json
 from ktn_model.data.dataset import ImageReadError, read_rgb
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.visualize import render
@@ -144,11 +145,7 @@ def image_ids_from(annotations_json: str | Path | None) -> dict[str, int]:
     """``{file_name: id}`` from a COCO json's ``images`` (so results.json matches its ground truth)."""
     if not annotations_json:
         return {}
-    try:
-        with open(annotations_json) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{annotations_json}: not valid JSON ({e})") from None
+    data = read_json(Path(annotations_json), "annotation file")
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):
         raise ValueError(f"{annotations_json}: not a COCO json (no 'images' list)")
