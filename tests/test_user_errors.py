@@ -137,7 +137,8 @@ def test_no_readable_image_is_one_line_and_leaves_no_files(data, tmp_path):  # n
     out = tmp_path / "run"
     res = CliRunner().invoke(app, _args(data, out, "DATASETS.TRAIN", spec, test=False))
     assert res.exit_code == EXIT_BAD_INPUT
-    _one_error_line(res.output, "none of the 6 training images can be read (first: ", "000000.png: not a readable image")
+    _one_error_line(res.output, "none of the 6 training images can be read (first: ",
+                    "000000.png: not a readable image")
     assert not out.exists() or not list(out.iterdir())
 
 
