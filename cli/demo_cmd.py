@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
-from ktn_model.engine.demo_settings import DemoSettings
+from ktn_model.engine.defaults import DemoSettings
 
 DEFAULTS = DemoSettings()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import EXIT_RUN_FAILED, guarded
-from ktn_model.engine.visualize import DEFAULT_MIN_SCORE, DEFAULT_VIS
+from ktn_model.engine.defaults import DEFAULT_MIN_SCORE, DEFAULT_VIS
 
 CONFIG_KEY = re.compile(r"[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+")
 

@@ -18,12 +18,11 @@ from rich.table import Table
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
-from ktn_model.engine.demo_settings import DemoSettings
+from ktn_model.engine.defaults import DEFAULT_MIN_SCORE, DEFAULT_VIS, DemoSettings
 from ktn_model.engine.evaluator import evaluate_model
 from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.runner import build_trainer
-from ktn_model.engine.visualize import DEFAULT_MIN_SCORE, DEFAULT_VIS
 from ktn_model.resources import shipped
 
 DEMO_CONFIG = shipped("configs") / "ktn_demo_cpu.yaml"

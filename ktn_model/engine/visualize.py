@@ -29,8 +29,6 @@ BOX_COLOUR = (15 / 255, 127 / 255, 18 / 255)  # the reference's BGR (18, 127, 15
 SKELETON = [(a - 1, b - 1) for a, b in KEYPOINT_SKELETON]
 DPI = 100
 # The one default detection threshold of pictures and results (`ktn infer --min-score`, the demo).
-DEFAULT_MIN_SCORE = 0.8  # ``ktn infer`` and the demo's pictures
-DEFAULT_VIS = ("dp_contour", "dp_segm", "dp_u", "dp_v", "bbox")  # the pictures ``ktn infer`` and the demo draw
 LABEL_FONT_PT = 7
 # Width of one label character and the label height, in font sizes (DejaVu Sans digits, with margin).
 LABEL_CHAR_WIDTH, LABEL_HEIGHT = 0.62, 1.25
