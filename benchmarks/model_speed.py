@@ -1,20 +1,30 @@
-"""Inference speed of the Table I variants and the detectron2 zoo R-50 preset against torchvision's keypoint R-CNN.
+"""Inference speed of the Table I variants and the detectron2 zoo R-50 preset against torchvision's keypoint R-CNN,
+in PyTorch eager mode and through onnxruntime (the graph of ``ktn export``), at several thread counts.
 
-Each model runs in its own subprocess on the same seeded images (short side 800), randomly initialised,
-``--rounds`` times round-robin; reported: the fastest image time over all rounds (robust to other load on
-a shared machine), its ratio to ``keypointrcnn_resnet50_fpn`` from this run, parameters, peak memory (CUDA
-allocator peak, or the process's peak RSS on CPU) and detections per image.
+Each (model, backend, threads) runs in its own subprocess on the same seeded images (800×1066), randomly
+initialised, ``--rounds`` times round-robin (every configuration once per round, eager and onnxruntime of a model
+side by side); reported: the fastest image time over all rounds (robust to other load on a shared machine), its
+ratio to ``keypointrcnn_resnet50_fpn`` with the same backend and threads, the eager / onnxruntime speed-up,
+parameters, peak memory (CUDA allocator peak, or the process's peak RSS on CPU) and detections per image. The
+ONNX files are exported once per model before the rounds, each in its own process (not timed). The zoo preset
+gets the golden R-50 weights (tests/data/golden): randomly initialised, its FrozenBN backbone overflows and it
+detects nothing. Timed is the network alone, as
+``model([image])`` or one onnxruntime run; the PIL resize and the post-processing are the same Python for both.
 
-    .venv/bin/python benchmarks/model_speed.py --images 2 --rounds 2 --threads 2 [--device cuda] [--detections 100]
+    .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1,2 --backends eager,onnx \
+        --models KTN,baseline,"detectron2 zoo R-50" --detections 20
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -23,70 +33,152 @@ import typer
 from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
 from ktn_model.config import setup_cfg
-from ktn_model.modeling import build_model
+from ktn_model.export import export_model
+from ktn_model.modeling import build_model, load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "keypointrcnn_resnet50_fpn"
+ZOO = "detectron2 zoo R-50"
 VARIANTS = {
     "baseline": "densepose_rcnn_R_50_baseline",
     "+MID": "densepose_rcnn_R_50_MIDv2",
     "+KTM": "densepose_rcnn_R_50_KTMv2",
     "KTN": "ktn_R_50_v2",
-    "detectron2 zoo R-50": "detectron2/densepose_rcnn_R_50_FPN_s1x",
+    ZOO: "detectron2/densepose_rcnn_R_50_FPN_s1x",
 }
+BACKENDS = ("eager", "onnx")
+IMAGE_SIZE = (800, 1066)
 
 
-def _model(variant: str, device: str, detections: int) -> torch.nn.Module:
+def _cfg(variant: str, device: str, detections: int):
     """Score threshold 0, so that every model runs its heads on the same number of detections (random weights)."""
+    opts = ["MODEL.DEVICE", device, "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ROOT / "graphs" / "v2.pkl"),
+            "TEST.DETECTIONS_PER_IMAGE", str(detections), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"]
+    return setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts)
+
+
+def zoo_weights(path: Path) -> Path:
+    """The golden R-50 fixture's weights as a detectron2 ``.pkl`` at ``path``."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from golden import make_weights, write_detectron2_pkl
+
+    return write_detectron2_pkl(make_weights("R_50_FPN_s1x"), path)
+
+
+def _model(variant: str, device: str, detections: int, weights: str) -> torch.nn.Module:
+    torch.manual_seed(0)
     if variant == REFERENCE:
         return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections,
                                          box_score_thresh=0.0)
-    opts = ["MODEL.DEVICE", device, "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ROOT / "graphs" / "v2.pkl"),
-            "TEST.DETECTIONS_PER_IMAGE", str(detections), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"]
-    return build_model(setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts))
+    model = build_model(_cfg(variant, device, detections))
+    if variant == ZOO:
+        load_weights(model, weights)
+    return model
 
 
-def measure(variant: str, images: int, device: str, threads: int, detections: int) -> dict:
+def export_onnx(variant: str, detections: int, weights: str, path: Path) -> None:
+    """The model's ONNX graph: ``ktn export``'s for ours, torchvision's own export for keypoint R-CNN."""
+    model = _model(variant, "cpu", detections, weights).eval()
+    if variant != REFERENCE:
+        export_model(model, _cfg(variant, "cpu", detections), path, "onnx", check=False)
+        return
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings, as in ktn_model.export
+        torch.onnx.export(model, ([torch.rand(3, *IMAGE_SIZE)],), str(path), dynamo=False, opset_version=17,
+                          input_names=["image"], output_names=["boxes", "labels", "scores", "keypoints",
+                                                               "keypoints_scores"],
+                          dynamic_axes={"image": {1: "height", 2: "width"}})
+
+
+def _runner(variant: str, backend: str, device: str, detections: int, weights: str, onnx_file: str):
+    """(image (3, H, W) -> number of detections, parameter count) for one backend."""
+    if backend == "onnx":
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        session = onnxruntime.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
+        scores = [o.name for o in session.get_outputs()].index("scores")
+        n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
+        return (lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])), n_params
+    model = _model(variant, device, detections, weights).to(device).eval()
+    return (lambda image: len(model([image])[0]["boxes"])), sum(p.numel() for p in model.parameters())
+
+
+def measure(variant: str, backend: str, images: int, device: str, threads: int, detections: int, weights: str,
+            onnx_file: str) -> dict:
     """Run one model (after one warm-up image) and return its figures."""
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    model = _model(variant, device, detections).to(device).eval()
+    run, n_params = _runner(variant, backend, device, detections, weights, onnx_file)
     g = torch.Generator().manual_seed(0)
-    batch = [torch.rand(3, 800, 1066, generator=g).to(device) for _ in range(images + 1)]
+    batch = [torch.rand(3, *IMAGE_SIZE, generator=g).to(device) for _ in range(images + 1)]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     n_det, seconds = [], []
     with torch.no_grad():
-        model([batch[0]])
+        run(batch[0])
         for image in batch[1:]:
             sync()
             start = time.perf_counter()
-            n_det.append(len(model([image])[0]["boxes"]))
+            n_det.append(run(image))
             sync()
             seconds.append(time.perf_counter() - start)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return {"model": variant, "s/image": min(seconds), "params (M)": sum(p.numel() for p in model.parameters()) / 1e6,
-            "peak memory (MiB)": peak, "detections/image": sum(n_det) / images}
+    return {"model": variant, "backend": backend, "threads": threads, "s/image": min(seconds),
+            "params (M)": n_params / 1e6, "peak memory (MiB)": peak, "detections/image": sum(n_det) / images}
 
 
-def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: int = 2, detections: int = 100,
-         child: str = typer.Option("", hidden=True)) -> None:
-    if child:
-        print(json.dumps(measure(child, images, device, threads, detections)))
+def _table(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows).groupby(["model", "backend", "threads"], sort=False).min()
+    s = table["s/image"]
+    table.insert(1, f"× {REFERENCE}", [s[k] / s[(REFERENCE, *k[1:])] for k in s.index])
+    table.insert(2, "eager / onnx", [s.get((k[0], "eager", k[2]), float("nan")) / s.get((k[0], "onnx", k[2]),
+                                                                                        float("nan")) for k in s.index])
+    return table
+
+
+def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: str = "1,2", backends: str = "eager,onnx",
+         models: str = ",".join(VARIANTS), detections: int = 100, child: str = typer.Option("", hidden=True),
+         backend: str = typer.Option("eager", hidden=True), onnx_file: str = typer.Option("", hidden=True),
+         weights: str = typer.Option("", hidden=True), export: bool = typer.Option(False, hidden=True)) -> None:
+    if child and export:
+        export_onnx(child, detections, weights, Path(onnx_file))
         return
+    if child:
+        print(json.dumps(measure(child, backend, images, device, int(threads), detections, weights, onnx_file)))
+        return
+    chosen = [REFERENCE, *(m for m in models.split(",") if m)]
+    unknown = [m for m in chosen[1:] if m not in VARIANTS] + [b for b in backends.split(",") if b not in BACKENDS]
+    if unknown or (device != "cpu" and "onnx" in backends):
+        raise typer.BadParameter(f"unknown model/backend {unknown} (models: {list(VARIANTS)}, backends: "
+                                 f"{BACKENDS}; onnx runs on cpu only)")
+    load = [os.getloadavg()[0]]
     rows = []
-    for r in range(rounds):
-        for variant in [REFERENCE, *VARIANTS]:
-            cmd = [sys.executable, __file__, "--images", str(images), "--device", device, "--threads", str(threads),
-                   "--detections", str(detections), "--child", variant]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.splitlines()[-1]))
-            print(f"round {r + 1}: measured {variant}", file=sys.stderr)
-    table = pd.DataFrame(rows).groupby("model", sort=False).min()
-    table.insert(1, f"× {REFERENCE}", table["s/image"] / table.loc[REFERENCE, "s/image"])
-    print(f"device {device}, {threads} threads, fastest of {rounds}×{images} images of 800×1066, random weights, "
-          f"score threshold 0, at most {detections} detections")
-    print(table.round(3).to_string())
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {m: str(Path(tmp) / f"{k}.onnx") for k, m in enumerate(chosen)}
+        weights = str(zoo_weights(Path(tmp) / "golden_R_50_FPN_s1x.pkl")) if ZOO in chosen else ""
+        common = ["--detections", str(detections), "--weights", weights]
+        if "onnx" in backends:
+            for m in chosen:  # in a child each, so that this process's peak RSS stays out of the children's
+                subprocess.run([sys.executable, __file__, *common, "--child", m, "--export", "--onnx-file", files[m]],
+                               check=True, capture_output=True)
+                print(f"exported {m}", file=sys.stderr)
+        for r in range(rounds):
+            for n_threads in threads.split(","):
+                for variant in chosen:
+                    for b in backends.split(","):
+                        cmd = [sys.executable, __file__, *common, "--images", str(images), "--device", device,
+                               "--threads", n_threads, "--child", variant, "--backend", b,
+                               "--onnx-file", files[variant]]
+                        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                        rows.append(json.loads(out.splitlines()[-1]))
+                        print(f"round {r + 1}: {variant} {b} {n_threads} thread(s): {rows[-1]['s/image']:.2f} s",
+                              file=sys.stderr)
+    load.append(os.getloadavg()[0])
+    print(f"device {device}, fastest of {rounds}×{images} images of {IMAGE_SIZE[0]}×{IMAGE_SIZE[1]}, random weights, "
+          f"score threshold 0, at most {detections} detections; load average {load[0]:.1f} at the start, "
+          f"{load[1]:.1f} at the end ({os.cpu_count()} CPUs)")
+    print(_table(rows).round(3).to_string())
 
 
 if __name__ == "__main__":

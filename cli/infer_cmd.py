@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import typer
@@ -31,7 +32,8 @@ def infer(
     inputs: list[str] = typer.Argument(..., help="Image files, folders, glob patterns or video files, then optional "
                                        "config overrides as KEY VALUE pairs (e.g. MODEL.DEVICE cpu)."),
     weights: Path = typer.Option(..., "--weights", help="Checkpoint: ours (model_*.pth), a detectron2 model-zoo "
-                                 ".pkl or a KTN-release .pth (the format is detected from the content)."),
+                                 ".pkl or a KTN-release .pth (the format is detected from the content), or a "
+                                 "`ktn export` file: .onnx (run by onnxruntime) or TorchScript."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     config_file: Path | None = typer.Option(
         None, "--config-file", help="Config of the model, e.g. configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml "
@@ -45,6 +47,8 @@ def infer(
         None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
         "input image must be in it."
     ),
+    batch_size: int = typer.Option(1, "--batch-size", help="Images per network call. Above 1 the PyTorch "
+                                   "model pads a batch to its largest image, which can change detections slightly."),
 ) -> None:
     """Run a trained model on images or videos and write IUV/INDS PNGs, pictures and results.json.
 
@@ -60,8 +64,11 @@ def infer(
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
     job = InferenceRun(predictor, out, vis_names, image_ids)
-    results = run(job, paths)
-    typer.echo(f"{len(paths)} input(s), {len(job.results)} detection(s) with score >= {min_score}: {out}/")
+    start = time.perf_counter()
+    results = run(job, paths, batch_size)
+    rate = len(paths) / (time.perf_counter() - start)
+    typer.echo(f"{len(paths)} input(s) ({rate:.2f}/s), {len(job.results)} detection(s) with score >= {min_score}: "
+               f"{out}/")
     typer.echo(f"results: {results}")
     if job.skipped:
         typer.echo(f"error: {len(job.skipped)} image(s) could not be read and were skipped", err=True)

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from ktn_cli import convert_cmd, data_cmd, demo_cmd, evaluate_cmd, infer_cmd, smpl_cmd, texture_cmd, train_cmd
+from ktn_cli import (
+    convert_cmd,
+    data_cmd,
+    demo_cmd,
+    evaluate_cmd,
+    export_cmd,
+    infer_cmd,
+    smpl_cmd,
+    texture_cmd,
+    train_cmd,
+)
 from ktn_cli.common import make_app
 
 app = make_app("ktn", "KTN DensePose R-CNN (MID + KTM) on torchvision: train, evaluate, infer, make synthetic data.")
@@ -13,6 +23,7 @@ train_cmd.register(app)
 evaluate_cmd.register(app)
 infer_cmd.register(app)
 convert_cmd.register(app)
+export_cmd.register(app)
 demo_cmd.register(app)
 
 

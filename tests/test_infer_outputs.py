@@ -9,12 +9,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.config import setup_cfg
 from ktn_model.engine.outputs import collect_inputs, output_names, paste_iuv
 from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.visualize import parse_vis
 from ktn_model.evaluation.results import decode_iuv
-from ktn_model.modeling import build_model
 from ktn_model.modeling.structures import DensePoseChartResult
 
 VIS = ["dp_contour", "dp_segm", "dp_u", "dp_v", "bbox", "keypoints"]
@@ -67,18 +65,6 @@ def test_inputs_from_files_folders_and_globs(tmp_path):
         collect_inputs([str(tmp_path / "notes.txt")])
     with pytest.raises(ValueError, match="unknown visualisation dp_x"):
         parse_vis("bbox,dp_x")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny-preset checkpoint (random weights, seed 0) with its config.yaml beside it."""
-    out = tmp_path_factory.mktemp("ckpt")
-    cfg = setup_cfg("configs/ktn_tiny_cpu.yaml", ["OUTPUT_DIR", str(out)])
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    torch.save({"model": model.state_dict(), "iteration": 0}, out / "model_final.pth")
-    (out / "config.yaml").write_text(cfg.dump())
-    return out / "model_final.pth", model, cfg
 
 
 def test_infer_writes_images_that_decode_to_the_model_predictions(tmp_path, trained):

@@ -4,7 +4,8 @@ Per image ``NAME`` (its path relative to the inputs' common folder, so same-name
 stay apart): ``NAME_IUV.png`` (full image, [I, U·255, V·255]), ``NAME_INDS.png`` (0 = background, k = the
 k-th detection of that image, in results order) and one ``NAME_<vis>.png`` per requested picture. One
 ``results.json`` lists every detection in the official encoding. Where detections overlap, the higher
-score wins. An unreadable image is skipped with one warning; the others are still written.
+score wins. An unreadable image is skipped with one warning; the others are still written. Images are read
+in a background thread ahead of the network and can be run in batches; a progress bar shows images/s.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import glob
 import json
 import logging
 import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from PIL import Image
 from ktn_model.data.coco_json import read_json
 from ktn_model.data.dataset import ImageReadError, read_rgb
 from ktn_model.engine.predictor import Predictor
+from ktn_model.engine.progress import ImageProgress
 from ktn_model.engine.visualize import render
 from ktn_model.evaluation.results import to_coco_results
 from ktn_utils.atomic import atomic_write
@@ -29,6 +34,7 @@ from ktn_utils.atomic import atomic_write
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 RESULTS_FILE = "results.json"
+READ_AHEAD = 4  # images decoded in the background ahead of the one the network is on
 logger = logging.getLogger(__name__)
 
 
@@ -56,10 +62,33 @@ def _expand(item: str) -> list[Path]:
     return sorted(Path(p) for p in glob.glob(item) if Path(p).suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
 
 
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES
+
+
 def output_names(paths: list[Path]) -> dict[Path, str]:
     """Each input's name relative to the common folder of all inputs (POSIX separators)."""
     root = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     return {p: p.resolve().relative_to(root).as_posix() for p in paths}
+
+
+def read_or_error(path: Path) -> np.ndarray | ImageReadError:
+    """``read_rgb(path)``, or the error that names why it cannot be read."""
+    try:
+        return read_rgb(path)
+    except ImageReadError as e:
+        return e
+
+
+def read_ahead(paths: list[Path], depth: int = READ_AHEAD) -> Iterator[np.ndarray | ImageReadError]:
+    """``read_or_error`` of each path in order, run in one background thread at most ``depth`` images ahead."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = deque(pool.submit(read_or_error, p) for p in paths[:depth])
+        for k in range(len(paths)):
+            pixels = pending.popleft().result()
+            if k + depth < len(paths):
+                pending.append(pool.submit(read_or_error, paths[k + depth]))
+            yield pixels
 
 
 def paste_iuv(output: dict, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,14 +135,13 @@ class InferenceRun:
     results: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
-    def image(self, path: Path, name: str, index: int) -> dict:
-        """Predict one image file and write its PNGs; returns the output."""
-        pixels = read_rgb(path)
-        output = self.predictor(pixels)
-        self.write(name, pixels, output)
-        image_id = self.image_ids.get(name, self.image_ids.get(Path(name).name, index))
-        self.results.extend({**r, "file_name": name} for r in coco_results(image_id, output))
-        return output
+    def images(self, batch: list[tuple[str, int, np.ndarray]]) -> None:
+        """Predict a batch of (name, index, pixels) in one network call; write their PNGs and results."""
+        outputs = self.predictor.predict([pixels for _, _, pixels in batch])
+        for (name, index, pixels), output in zip(batch, outputs, strict=True):
+            self.write(name, pixels, output)
+            image_id = self.image_ids.get(name, self.image_ids.get(Path(name).name, index))
+            self.results.extend({**r, "file_name": name} for r in coco_results(image_id, output))
 
     def write(self, name: str, pixels: np.ndarray, output: dict) -> None:
         iuv, inds = paste_iuv(output, *pixels.shape[:2])
@@ -155,12 +183,15 @@ def image_ids_from(annotations_json: str | Path | None) -> dict[str, int]:
         raise ValueError(f"{annotations_json}: an 'images' record lacks a valid file_name or id ({e})") from None
 
 
-def run(job: InferenceRun, paths: list[Path]) -> Path:
-    """Process every input (images numbered from 1 in order, videos frame by frame); write results.json.
+def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: ImageProgress | None = None) -> Path:
+    """Process every input (images numbered from 1 in order, ``batch_size`` per network call, videos frame by
+    frame); write results.json. ``progress`` (default: a bar on stderr) advances per input.
 
     An unreadable image is skipped with a warning (``job.skipped``); with a ground truth (``job.image_ids``)
     every image must be in it.
     """
+    if batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
     names = output_names(paths)
     if job.image_ids:
         unknown = [n for p, n in names.items() if p.suffix.lower() in IMAGE_SUFFIXES
@@ -170,19 +201,26 @@ def run(job: InferenceRun, paths: list[Path]) -> Path:
     created = not job.out_dir.exists()
     job.out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        for index, path in enumerate(paths, start=1):
-            try:
-                if path.suffix.lower() in VIDEO_SUFFIXES:
+        images = read_ahead([p for p in paths if not is_video(p)])
+        batch: list[tuple[str, int, np.ndarray]] = []
+        with progress or ImageProgress(len(paths)) as bar:
+            for index, path in enumerate(paths, start=1):
+                if is_video(path):
                     job.video(path)
+                    bar.advance()
+                elif isinstance(pixels := next(images), ImageReadError):
+                    logger.warning("skipped %s", pixels)
+                    job.skipped.append(str(path))
+                    bar.advance()
                 else:
-                    job.image(path, names[path], index)
-            except (ValueError, ImageReadError) as e:
-                if path.suffix.lower() in VIDEO_SUFFIXES:
-                    raise
-                logger.warning("skipped %s", e)
-                job.skipped.append(str(path))
+                    batch.append((names[path], index, pixels))
+                if batch and (len(batch) == batch_size or index == len(paths) or is_video(paths[index])):
+                    job.images(batch)
+                    bar.advance(len(batch))
+                    batch = []
     except BaseException:
         if created and not any(job.out_dir.iterdir()):
             job.out_dir.rmdir()  # a run that failed leaves no empty folder behind
         raise
     return job.save_results()
+

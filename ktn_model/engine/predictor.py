@@ -2,6 +2,7 @@
 
 The image is resized with PIL exactly as detectron2 does (``ktn_model.data.resize``), the network runs on it,
 detections below ``min_score`` are dropped, and only the kept ones are post-processed into original pixels.
+The network is the PyTorch model or an exported ONNX / TorchScript graph of it (``ktn_model.export``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ktn_model.config import setup_cfg
 from ktn_model.data.resize import resize_shortest_edge
 from ktn_model.engine.checkpoint import CONFIG_FILE
 from ktn_model.engine.rng import seed_all
+from ktn_model.export.runtime import is_exported, load_exported
 from ktn_model.modeling import build_model, load_weights
 from ktn_model.modeling.build import build_postprocess
 
@@ -45,23 +47,34 @@ class Predictor:
     def __init__(self, cfg, model: torch.nn.Module, min_score: float = 0.0):
         self.model = model.eval()
         self.postprocess = build_postprocess(cfg)
-        self.device = next(model.parameters()).device
+        self.device = next(model.parameters(), torch.empty(0)).device  # an exported graph has none: CPU
         self.sizes = (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
         self.min_score = min_score
 
     @classmethod
     def from_checkpoint(cls, weights: str | Path, config_file: str | Path | None = None,
                         opts: list[str] | None = None, min_score: float = 0.0) -> Predictor:
+        """A checkpoint with its config (``load_config``), or an exported file with the config it carries."""
+        if Path(weights).is_file() and is_exported(weights):
+            cfg, model = load_exported(weights, opts)
+            return cls(load_config(weights, config_file, opts) if config_file else cfg, model, min_score)
         cfg = load_config(weights, config_file, opts)
         return cls(cfg, build_trained_model(cfg, weights), min_score)
 
-    @torch.no_grad()
     def __call__(self, image: np.ndarray) -> dict:
-        resized = resize_shortest_edge(image, *self.sizes)
-        tensor = torch.tensor(resized).permute(2, 0, 1).to(self.device).float().div(255)  # (3, h, w) in [0, 1]
-        (det,) = self.model([tensor])
-        keep = det["scores"] >= self.min_score
-        det = {k: v[keep] for k, v in det.items()}
-        (out,) = self.postprocess([det], [resized.shape[:2]], [image.shape[:2]])
-        out["densepose"] = [r.to("cpu") for r in out["densepose"]]
-        return {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+        return self.predict([image])[0]
+
+    @torch.no_grad()
+    def predict(self, images: list[np.ndarray]) -> list[dict]:
+        """One network call on all ``images`` (the PyTorch model pads them to a common size, so a batch of
+        several can differ slightly from one image at a time; an exported graph runs them one by one)."""
+        resized = [resize_shortest_edge(image, *self.sizes) for image in images]
+        tensors = [torch.tensor(r).permute(2, 0, 1).to(self.device).float().div(255) for r in resized]  # (3, h, w)
+        outputs = []
+        for image, small, det in zip(images, resized, self.model(tensors), strict=True):
+            keep = det["scores"] >= self.min_score
+            det = {k: v[keep] for k, v in det.items()}
+            (out,) = self.postprocess([det], [small.shape[:2]], [image.shape[:2]])
+            out["densepose"] = [r.to("cpu") for r in out["densepose"]]
+            outputs.append({k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()})
+        return outputs

@@ -1,4 +1,4 @@
-"""The training progress bar: iteration, ETA, it/s, learning rate and the loss terms (rich)."""
+"""Progress bars (rich): training (iteration, ETA, it/s, learning rate, losses) and inference (images/s)."""
 
 from __future__ import annotations
 
@@ -42,3 +42,34 @@ class TrainProgress:
         stats = f"{its_per_s:.2f} it/s  lr {lr:.3g}"
         self.progress.update(self.task, completed=iteration, stats=f"{stats}  loss {losses['total_loss']:.4g}")
         self.console.print(f"iter {iteration}/{self.total}  {stats}  {format_losses(losses)}", soft_wrap=True)
+
+
+class ImageProgress:
+    """``ktn infer``'s bar: images done of the total and the rate in images/s (none when not a terminal)."""
+
+    def __init__(self, total: int, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("images"),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console,
+            disable=not self.console.is_terminal,
+        )
+        self.task = self.progress.add_task("infer", total=total, rate="")
+
+    def __enter__(self) -> ImageProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def advance(self, count: int = 1) -> None:
+        task = self.progress.tasks[0]
+        done = task.completed + count
+        rate = f"{done / task.elapsed:.2f} images/s" if task.elapsed else ""
+        self.progress.update(self.task, completed=done, rate=rate)

@@ -45,14 +45,17 @@ class ROIPooler(nn.Module):
 
     def forward(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes=None) -> Tensor:
         x = [features[k] for k in self.featmap_names]
-        rois = torch.cat([torch.cat([b.new_full((len(b), 1), i), b], dim=1) for i, b in enumerate(boxes)])  # (N, 5)
+        # shape[0], not len(): a traced graph (ktn_model/export) keeps the RoI count dynamic.
+        rois = torch.cat([torch.cat([b.new_full((b.shape[0], 1), i), b], dim=1) for i, b in enumerate(boxes)])  # (N, 5)
         if len(x) == 1:
             return self._pool(x[0], rois, self.scales[0])
         level = assign_levels(rois[:, 1:], self.levels[0], self.levels[-1])
-        out = rois.new_zeros((len(rois), x[0].shape[1], self.output_size, self.output_size))
+        out = rois.new_zeros((rois.shape[0], x[0].shape[1], self.output_size, self.output_size))
         for k, (feature, scale) in enumerate(zip(x, self.scales, strict=True)):
             index = torch.where(level == k)[0]
-            out[index] = self._pool(feature, rois[index], scale).to(out.dtype)
+            pooled = self._pool(feature, rois[index], scale).to(out.dtype)  # (n_k, C, R, R)
+            # The same copy as ``out[index] = pooled``, but one that ONNX Runtime also runs for an empty level.
+            out.scatter_(0, index[:, None, None, None].expand_as(pooled), pooled)
         return out
 
     def _pool(self, feature: Tensor, rois: Tensor, scale: float) -> Tensor:

@@ -49,14 +49,16 @@ class KTNRoIHeads(RoIHeads):
                                image_shapes: list[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
         """detectron2's ``fast_rcnn_inference``: softmax, decode, clip, score > thresh, NMS per class, top-k.
 
-        Unlike torchvision, boxes are not dropped for being small: empty ones go after the rescale.
+        Unlike torchvision, boxes are not dropped for being small: empty ones go after the rescale. Counts are
+        read with ``shape[0]``, not ``len()``, so that a traced graph (ktn_model/export) keeps them dynamic.
         """
-        boxes_all = self.box_coder.decode(box_regression, proposals).split([len(p) for p in proposals])
-        scores_all = F.softmax(class_logits, -1).split([len(p) for p in proposals])
+        counts = [p.shape[0] for p in proposals]
+        boxes_all = self.box_coder.decode(box_regression, proposals).split(counts)
+        scores_all = F.softmax(class_logits, -1).split(counts)
         out = ([], [], [])
         for boxes, scores, shape in zip(boxes_all, scores_all, image_shapes, strict=True):
             boxes = box_ops.clip_boxes_to_image(boxes, shape)[:, 1:].reshape(-1, 4)  # (N·C, 4) without background
-            labels = torch.arange(1, scores.shape[1], device=scores.device).repeat(len(scores))  # (N·C,)
+            labels = torch.arange(1, scores.shape[1], device=scores.device).repeat(scores.shape[0])  # (N·C,)
             scores = scores[:, 1:].reshape(-1)
             keep = torch.where(scores > self.score_thresh)[0]
             boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
@@ -84,8 +86,9 @@ class KTNRoIHeads(RoIHeads):
             return [], {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, **losses}
         boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
         out, _ = self.densepose(features, boxes, image_shapes)
+        per_image = out.split([b.shape[0] for b in boxes])
         detections = [{"boxes": b, "scores": s, "labels": lab, "densepose": dp}
-                      for b, s, lab, dp in zip(boxes, scores, labels, out.split([len(b) for b in boxes]), strict=True)]
+                      for b, s, lab, dp in zip(boxes, scores, labels, per_image, strict=True)]
         if out.K is not None:
             keypoints, keypoint_scores = keypointrcnn_inference(out.K, boxes)
             for det, k, ks in zip(detections, keypoints, keypoint_scores, strict=True):

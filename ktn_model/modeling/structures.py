@@ -50,9 +50,12 @@ class DensePoseOutput:
         return self._map(lambda t: t.to(device))
 
     def split(self, counts: list[int]) -> list[DensePoseOutput]:
-        """One output per image, ``counts[i]`` RoIs each (as the detections were concatenated)."""
-        starts = np.cumsum([0, *counts]).tolist()
-        return [self[a:b] for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        """One output per image, ``counts[i]`` RoIs each (as the detections were concatenated).
+
+        ``Tensor.split``, so that a traced graph (ktn_model/export) keeps the counts dynamic.
+        """
+        parts = {f.name: getattr(self, f.name).split(counts) for f in fields(self) if getattr(self, f.name) is not None}
+        return [DensePoseOutput(**{name: p[k] for name, p in parts.items()}) for k in range(len(counts))]
 
 
 @dataclass

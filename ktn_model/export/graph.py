@@ -1,0 +1,73 @@
+"""The traceable form of KTN (docs/export.md): one resized image in, the raw detections out as a flat tuple.
+
+The graph holds normalisation and padding, the backbone/FPN, the RPN (anchors, top-k, NMS), the box head with
+detectron2's inference (NMS), the DensePose branch (MID, head, predictor with KTM's W_s as a constant) and the
+keypoint decoding. The PIL resize before it and the post-processing after it stay in Python (``Predictor``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.detection.image_list import ImageList
+
+from ktn_model.modeling.ktn import KTN
+from ktn_model.modeling.structures import DensePoseOutput
+
+DETECTION_FIELDS = ("boxes", "scores", "labels")
+KEYPOINT_FIELDS = ("keypoints", "keypoints_scores")
+DENSEPOSE_FIELDS = ("M", "I", "U", "V", "S", "K")
+DENSEPOSE = "densepose"
+
+
+def output_names(model: KTN) -> list[str]:
+    """Names of ``TracedKTN(model)``'s outputs: boxes, scores, labels, densepose.M .. [.S, .K], [keypoints...]."""
+    predictor = model.roi_heads.densepose_predictor
+    maps = DENSEPOSE_FIELDS if predictor.k_lowres is not None else DENSEPOSE_FIELDS[:4]
+    keypoints = KEYPOINT_FIELDS if predictor.k_lowres is not None else ()
+    return [*DETECTION_FIELDS, *(f"{DENSEPOSE}.{m}" for m in maps), *keypoints]
+
+
+def to_detection(names: Sequence[str], values: Sequence[Tensor]) -> dict:
+    """Flat outputs back to one image's detection dict, as ``KTN`` returns it (``densepose`` a ``DensePoseOutput``)."""
+    det = dict(zip(names, values, strict=True))
+    maps = {m: det.pop(f"{DENSEPOSE}.{m}") for m in DENSEPOSE_FIELDS if f"{DENSEPOSE}.{m}" in det}
+    return {**det, DENSEPOSE: DensePoseOutput(**maps)}
+
+
+class TracedKTN(nn.Module):
+    """image (3, H, W) float RGB in [0, 1], already at the test size -> ``output_names(model)`` tensors, each with
+    one row per detection (D): boxes (D, 4) and keypoints (D, 17, 3) in the image's pixels, maps (D, C, S, S).
+
+    In eager mode the outputs equal ``model([image])[0]``: an image at the test size is not resampled and the
+    rescale back to it is by exactly 1. One image per call (the per-image loops are unrolled when traced).
+    """
+
+    def __init__(self, model: KTN):
+        super().__init__()
+        self.model = model
+        self.names = output_names(model)
+        self.eval()
+        heads = model.roi_heads
+        if heads.densepose_predictor.ktm is not None:
+            with torch.no_grad():  # W_s into the eval cache now, so that the trace holds it as a constant
+                heads.densepose_predictor.surface_weight(heads.box_predictor)
+
+    def forward(self, image: Tensor) -> tuple[Tensor, ...]:
+        transform = self.model.transform
+        size = image.shape[-2:]
+        tensors = transform.batch_images([transform.normalize(image)], transform.size_divisible)  # (1, 3, H', W')
+        images = ImageList(tensors, [size])
+        features = self.model.backbone(tensors)
+        proposals, _ = self.model.rpn(images, features)
+        (det,), _ = self.model.roi_heads(features, proposals, images.image_sizes)
+        dense = det[DENSEPOSE]
+        flat = {**det, **{f"{DENSEPOSE}.{m}": getattr(dense, m) for m in DENSEPOSE_FIELDS}}
+        return tuple(flat[name] for name in self.names)
+
+
+def example_image(height: int, width: int, seed: int = 0) -> Tensor:
+    """A (3, height, width) uniform random image in [0, 1], the tracing and verification input."""
+    return torch.rand(3, height, width, generator=torch.Generator().manual_seed(seed))
