@@ -49,6 +49,9 @@ def infer(
     ),
     batch_size: int = typer.Option(1, "--batch-size", help="Images per network call. Above 1 the PyTorch "
                                    "model pads a batch to its largest image, which can change detections slightly."),
+    texture_atlas: Path | None = typer.Option(
+        None, "--texture-atlas", help="Texture atlas (ktn texture extract) that dp_iuv_texture paints; default: "
+        "a reference atlas of one colour and a UV grid per patch."),
 ) -> None:
     """Run a trained model on images or videos and write IUV/INDS PNGs, pictures and results.json.
 
@@ -57,13 +60,15 @@ def infer(
     from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
     from ktn_model.engine.predictor import Predictor
     from ktn_model.engine.visualize import parse_vis
+    from ktn_model.surface.atlas import load_atlas
 
     items, opts = split_overrides(list(inputs))
     vis_names = parse_vis(vis)
     paths = collect_inputs(items)
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
-    job = InferenceRun(predictor, out, vis_names, image_ids)
+    atlas = None if texture_atlas is None else load_atlas(texture_atlas)[0]
+    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas)
     start = time.perf_counter()
     results = run(job, paths, batch_size)
     rate = len(paths) / (time.perf_counter() - start)

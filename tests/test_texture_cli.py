@@ -160,3 +160,25 @@ def test_real_model_on_an_image_and_a_video(tmp_path, tiny_weights, monkeypatch)
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "clip_000000_texture.png", "clip_000001_texture.png", "person_texture.png"]
+
+
+def test_infer_paints_a_given_atlas_with_dp_iuv_texture(tmp_path, tiny_weights):
+    weights = tiny_weights
+    atlas = np.zeros((6 * 8, 4 * 8, 3), np.uint8)
+    atlas[...] = (10, 200, 30)
+    Image.fromarray(atlas).save(tmp_path / "atlas.png")
+    Image.fromarray(np.full((90, 120, 3), 128, np.uint8)).save(tmp_path / "x.png")
+    res = CliRunner().invoke(app, ["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--out",
+                                   str(tmp_path / "out"), "--min-score", "0", "--vis", "dp_iuv_texture",
+                                   "--texture-atlas", str(tmp_path / "atlas.png")])
+    assert res.exit_code == 0, res.output
+    iuv = np.asarray(Image.open(tmp_path / "out" / "x_IUV.png"))
+    picture = np.asarray(Image.open(tmp_path / "out" / "x_dp_iuv_texture.png").convert("RGB")).astype(int)
+    person = iuv[..., 0] > 0
+    assert person.sum() > 0
+    assert np.abs(picture[person] - (10, 200, 30)).max() <= 2  # a uniform atlas paints its colour
+    bad = tmp_path / "bad.png"
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(bad)
+    res = CliRunner().invoke(app, ["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--out",
+                                   str(tmp_path / "out2"), "--texture-atlas", str(bad)])
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output

@@ -132,6 +132,7 @@ class InferenceRun:
     image_ids: dict[str, int] = field(default_factory=dict)  # file name -> id (e.g. from a GT json)
     long_side: int = 0  # pictures enlarged (nearest) to at least this many pixels; 0 = image size
     legend: bool = False  # a patch colour key on dp_segm pictures
+    atlas: np.ndarray | None = None  # (6N, 4N, 3) texture atlas for dp_iuv_texture pictures
     results: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -149,7 +150,8 @@ class InferenceRun:
         save_png(self.out_dir / f"{stem}_IUV.png", iuv)
         save_png(self.out_dir / f"{stem}_INDS.png", inds)
         for vis in self.vis:
-            picture = render(vis, pixels, iuv, output, long_side=self.long_side, legend=self.legend)
+            drawn = output if self.atlas is None else {**output, "texture_atlas": self.atlas}
+            picture = render(vis, pixels, iuv, drawn, long_side=self.long_side, legend=self.legend)
             save_png(self.out_dir / f"{stem}_{vis}.png", picture)
 
     def video(self, path: Path) -> int:

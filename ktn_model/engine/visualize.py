@@ -125,12 +125,14 @@ def draw_keypoints(ax, _iuv: np.ndarray, output: dict) -> None:
         ax.scatter(person[:, 0], person[:, 1], s=6, color="red", zorder=3)
 
 
-def draw_texture(ax, iuv: np.ndarray, _output: dict) -> None:
-    """The reference atlas (one colour and a UV grid per patch) painted on every person pixel."""
+def draw_texture(ax, iuv: np.ndarray, output: dict) -> None:
+    """The atlas of ``output["texture_atlas"]`` (``ktn infer --texture-atlas``; default: the reference atlas,
+    one colour and a UV grid per patch) painted on every person pixel, bilinear within each tile."""
     from ktn_model.surface.texture import paint, reference_atlas
 
+    atlas = output.get("texture_atlas")
     rgba = np.zeros((*iuv.shape[:2], 4), np.uint8)
-    rgba[..., :3] = paint(rgba[..., :3], iuv, reference_atlas())
+    rgba[..., :3] = paint(rgba[..., :3], iuv, reference_atlas() if atlas is None else atlas)
     rgba[..., 3] = np.where(iuv[..., 0] > 0, 255, 0)
     ax.imshow(rgba, interpolation="nearest")
 
