@@ -30,7 +30,7 @@ import typer
 
 from ktn_model.data import scene, synthetic
 from ktn_model.data.body import pose_body
-from ktn_model.engine.demo import DemoSettings, demo_cfg, ensure_graph
+from ktn_model.engine.demo import DEFAULT_GRAPH, DemoSettings, demo_cfg
 from ktn_model.engine.evaluator import evaluate_model
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.runner import train_batches
@@ -143,7 +143,7 @@ def main(
     start = time.perf_counter()
     train, val = make_sets(out, images, val_images, size)
     base = DemoSettings(out=out, train_images=images, val_images=val_images, image_size=size, iterations=iters)
-    graph = ensure_graph()
+    graph = DEFAULT_GRAPH
     runs = [Run(v, s, replace(base, out=out / "runs" / f"{i}_s{s}", seed=s), train, val, graph)
             for i, v in enumerate(VARIANTS) for s in range(seeds)]  # fmt: skip
     if jobs > 1:

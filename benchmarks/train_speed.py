@@ -24,7 +24,7 @@ import typer
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
-from ktn_model.engine.demo import DemoSettings, demo_cfg, ensure_graph
+from ktn_model.engine.demo import DEFAULT_GRAPH, DemoSettings, demo_cfg
 from ktn_model.engine.rng import seed_all
 from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
@@ -37,7 +37,7 @@ def _demo_preset(work: Path, _batch: int):
     settings = DemoSettings(out=work, train_images=16)
     train = work / "train"
     generate(train, settings.train_images, seed=1, image_size=settings.image_size)
-    return demo_cfg(settings, ensure_graph(), train, train)
+    return demo_cfg(settings, DEFAULT_GRAPH, train, train)
 
 
 def _r50_preset(work: Path, batch: int):
@@ -45,7 +45,7 @@ def _r50_preset(work: Path, batch: int):
     generate(train, 2 * batch, seed=1, image_size=320)
     return setup_cfg(ROOT / "configs" / "ktn_R_50_v2.yaml", [
         "OUTPUT_DIR", str(work / "out"), "MODEL.DEVICE", "cuda", "MODEL.WEIGHTS", "",
-        "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ensure_graph()),
+        "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(DEFAULT_GRAPH),
         "DATASETS.TRAIN", repr([f"{train}/annotations.json:{train}/images"]),
         "INPUT.MIN_SIZE_TRAIN", "[800]", "INPUT.MAX_SIZE_TRAIN", "1333",  # upscaled to the paper's 800 px
         "SOLVER.IMS_PER_BATCH", str(batch), "SOLVER.AMP", "True", "DATALOADER.NUM_WORKERS", "2",

@@ -32,15 +32,6 @@ METRIC_COLUMNS = ["AP", "AP50", "AP75", "AR"]
 PICTURE_LONG_SIDE = 512  # the synthetic images are small: pictures are enlarged to at least this
 
 
-def ensure_graph(path: Path = DEFAULT_GRAPH) -> Path:
-    """The default CRKG graph file, built offline (built-in vocabulary and embedding) when missing."""
-    if not path.is_file():
-        from ktn_kg import BuildInputs, build_graph
-
-        build_graph(BuildInputs(graph_version="v2")).save(path)
-    return path
-
-
 def make_datasets(s: DemoSettings) -> tuple[Path, Path]:
     """Synthetic train and val sets under ``out/data`` (deterministic for the seed); their folders."""
     train, val = s.out / "data" / "train", s.out / "data" / "val"
@@ -89,7 +80,7 @@ def run_demo(s: DemoSettings, console: Console | None = None) -> DemoReport:
 def _run_steps(s: DemoSettings, console: Console) -> DemoReport:
     """Graph, data, untrained evaluation, training with final evaluation, pictures (each timed)."""
     clock = _Clock()
-    graph = ensure_graph()
+    graph = DEFAULT_GRAPH  # shipped with the package; `ktn-kg build --graph-version v2` rebuilds it
     train, val = clock.step("data", lambda: make_datasets(s))
     console.print(f"graph {graph}; {s.train_images} train / {s.val_images} val synthetic images in {s.out / 'data'}")
     cfg = demo_cfg(s, graph, train, val)
