@@ -53,10 +53,14 @@ def test_links_inside_docs_resolve_and_the_index_lists_every_page():
     assert [name for name in pages if f"({name})" not in index] == []
 
 
+# "§" citations and paths into the sibling folder of design notes (spelled in pieces so this file passes too)
+OUTSIDE = re.compile("§|" + re.escape("../" + "shared") + "|" + "shared" + "/(design|reference|golden)")
+
+
 def test_nothing_cites_documents_outside_the_repository():
     root = Path(__file__).resolve().parents[1]
     tracked = subprocess.run(["git", "ls-files"], cwd=root, check=True, capture_output=True, text=True).stdout.split()
     offenders = [name for name in tracked if Path(name).suffix in {".py", ".md", ".yaml", ".toml", ".txt"}
                  and name not in {"tests/test_docs.py", "tests/test_kg_cli.py"}
-                 and re.search(r"§|\.\./shared|shared/design|spec §", (root / name).read_text(errors="ignore"))]
+                 and OUTSIDE.search((root / name).read_text(errors="ignore"))]
     assert offenders == []
