@@ -68,11 +68,15 @@ def get_cfg() -> CfgNode:
     return _C.clone()
 
 
-def setup_cfg(config_file: str | Path | None = None, opts: list[str] | None = None) -> CfgNode:
-    """Defaults, then ``config_file`` (a path or a shipped preset name), then ``KEY VALUE`` overrides; frozen."""
+def setup_cfg(config_file: str | Path | None = None, opts: list[str] | None = None,
+              dumped: str | None = None) -> CfgNode:
+    """Defaults, then ``config_file`` (a path or a shipped preset name) or ``dumped`` (the text of
+    ``cfg.dump()``, e.g. the config an exported model carries), then ``KEY VALUE`` overrides; frozen."""
     cfg = get_cfg()
     if config_file:
         cfg.merge_from_file(resolve_config(config_file))
+    if dumped is not None:
+        cfg.merge_from_other_cfg(CfgNode.load_cfg(dumped))
     if opts:
         if len(opts) % 2:
             raise ValueError(f"overrides must come in KEY VALUE pairs, got {len(opts)} items: {opts}")

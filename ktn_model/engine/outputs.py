@@ -136,13 +136,16 @@ class InferenceRun:
     results: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
+    def image_id(self, name: str, default: int | None = None) -> int | None:
+        """The ground-truth id of an input (by its relative name, else its file name), else ``default``."""
+        return self.image_ids.get(name, self.image_ids.get(Path(name).name, default))
+
     def images(self, batch: list[tuple[str, int, np.ndarray]]) -> None:
         """Predict a batch of (name, index, pixels) in one network call; write their PNGs and results."""
         outputs = self.predictor.predict([pixels for _, _, pixels in batch])
         for (name, index, pixels), output in zip(batch, outputs, strict=True):
             self.write(name, pixels, output)
-            image_id = self.image_ids.get(name, self.image_ids.get(Path(name).name, index))
-            self.results.extend({**r, "file_name": name} for r in coco_results(image_id, output))
+            self.results.extend({**r, "file_name": name} for r in coco_results(self.image_id(name, index), output))
 
     def write(self, name: str, pixels: np.ndarray, output: dict) -> None:
         iuv, inds = paste_iuv(output, *pixels.shape[:2])
@@ -196,8 +199,7 @@ def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: Ima
         raise ValueError(f"--batch-size must be at least 1, got {batch_size}")
     names = output_names(paths)
     if job.image_ids:
-        unknown = [n for p, n in names.items() if p.suffix.lower() in IMAGE_SUFFIXES
-                   and n not in job.image_ids and Path(n).name not in job.image_ids]
+        unknown = [n for p, n in names.items() if not is_video(p) and job.image_id(n) is None]
         if unknown:
             raise ValueError(f"{len(unknown)} input image(s) are not in the annotations, e.g. {unknown[0]}")
     created = not job.out_dir.exists()

@@ -14,22 +14,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ktn_model.config import CfgNode, get_cfg
+from ktn_model.config import CfgNode, setup_cfg
 
 from .exporter import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, INPUT_NAME
 from .graph import to_detection
 
 ONNX_SUFFIX = ".onnx"
 ONNX_EXTRA = 'pip install -e ".[onnx]"'
-
-
-def config_from_yaml(text: str, opts: list[str] | None = None) -> CfgNode:
-    """The frozen config of a dumped one: defaults, then its values, then ``KEY VALUE`` ``opts``."""
-    cfg = get_cfg()
-    cfg.merge_from_other_cfg(CfgNode.load_cfg(text))
-    cfg.merge_from_list(list(opts or []))
-    cfg.freeze()
-    return cfg
 
 
 class ExportedKTN(nn.Module):
@@ -104,4 +95,4 @@ def load_exported(path: str | Path, opts: list[str] | None = None) -> tuple[CfgN
     model = OnnxKTN(path) if Path(path).suffix.lower() == ONNX_SUFFIX else TorchScriptKTN(path)
     if not model.config:
         raise ValueError(f"{path}: no KTN config in the file (export it with `ktn export`)")
-    return config_from_yaml(model.config, opts), model.eval()
+    return setup_cfg(opts=opts, dumped=model.config), model.eval()

@@ -22,7 +22,7 @@ from .ktn import KTN
 from .layers import c2_xavier_fill
 from .losses import DensePoseLossWeights
 from .mid import build_mid
-from .pooler import LEVELS, DensePosePooler, ROIPooler, aligned_flag
+from .pooler import LEVEL_STRIDES, LEVELS, DensePosePooler, ROIPooler, aligned_flag
 from .postprocess import DensePosePostProcess
 from .predictor import DensePosePredictor
 from .roi_heads import KTNRoIHeads
@@ -133,7 +133,7 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
     weights = DensePoseLossWeights(dp.POINT_REGRESSION_WEIGHTS, dp.PART_WEIGHTS, dp.INDEX_WEIGHTS,
                                    dp.BODY_MASK_WEIGHTS, cfg.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT)
     return KTNRoIHeads(
-        ROIPooler(LEVELS, [4, 8, 16, 32], resolution, box.POOLER_SAMPLING_RATIO, aligned_flag(box.POOLER_TYPE)),
+        ROIPooler(LEVELS, LEVEL_STRIDES, resolution, box.POOLER_SAMPLING_RATIO, aligned_flag(box.POOLER_TYPE)),
         build_box_head(cfg, channels), build_box_predictor(cfg),
         DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO, aligned_flag(dp.POOLER_TYPE)), head,
         predictor,

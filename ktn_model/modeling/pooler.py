@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torchvision.ops import box_area, roi_align
 
 LEVELS = ["0", "1", "2", "3"]  # P2..P5, the pooled FPN levels
+LEVEL_STRIDES = [4, 8, 16, 32]  # their strides
 POOLER_TYPES = {"ROIAlign": False, "ROIAlignV2": True}  # detectron2 POOLER_TYPE -> roi_align(aligned=...)
 CANONICAL_BOX_SIZE, CANONICAL_LEVEL = 224, 4
 
@@ -72,7 +73,7 @@ class DensePosePooler(nn.Module):
                  aligned: bool = False):
         super().__init__()
         self.mid = decoder
-        single = (["p_c"], [4]) if decoder is not None else (LEVELS, [4, 8, 16, 32])
+        single = (["p_c"], [4]) if decoder is not None else (LEVELS, LEVEL_STRIDES)
         self.pooler = ROIPooler(*single, resolution, sampling_ratio, aligned)
 
     def forward(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
