@@ -8,8 +8,10 @@ ratio to ``keypointrcnn_resnet50_fpn`` with the same backend and threads, the ea
 parameters, peak memory (CUDA allocator peak, or the process's peak RSS on CPU) and detections per image. The
 ONNX files are exported once per model before the rounds, each in its own process (not timed). The zoo preset
 gets the golden R-50 weights (tests/data/golden): randomly initialised, its FrozenBN backbone overflows and it
-detects nothing. Timed is the network alone, as
-``model([image])`` or one onnxruntime run; the PIL resize and the post-processing are the same Python for both.
+detects nothing. Timed is the network alone: ``model([image])``, or for onnxruntime the exported model of
+``ktn_model.export`` (one session run, then the keypoint decoding in PyTorch) and torchvision's own export of
+keypoint R-CNN (one session run, its keypoint decoding in the graph). The PIL resize and the post-processing are
+the same Python for both backends and not timed.
 
     .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1,2 --backends eager,onnx \
         --models KTN,baseline,"detectron2 zoo R-50" --detections 20
@@ -33,7 +35,7 @@ import typer
 from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
 from ktn_model.config import setup_cfg
-from ktn_model.export import export_model
+from ktn_model.export import export_model, load_exported
 from ktn_model.modeling import build_model, load_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,17 +94,19 @@ def export_onnx(variant: str, detections: int, weights: str, path: Path) -> None
 
 def _runner(variant: str, backend: str, device: str, detections: int, weights: str, onnx_file: str):
     """(image (3, H, W) -> number of detections, parameter count) for one backend."""
-    if backend == "onnx":
+    n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
+    if backend == "onnx" and variant == REFERENCE:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         session = onnxruntime.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
         scores = [o.name for o in session.get_outputs()].index("scores")
-        n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
         return (lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])), n_params
-    model = _model(variant, device, detections, weights).to(device).eval()
-    return (lambda image: len(model([image])[0]["boxes"])), sum(p.numel() for p in model.parameters())
+    # ours through ktn_model.export's runtime, so that the keypoint decoding after the graph is timed too
+    model = load_exported(onnx_file)[1] if backend == "onnx" else _model(variant, device, detections, weights)
+    model = model.to(device).eval()
+    return (lambda image: len(model([image])[0]["boxes"])), n_params
 
 
 def measure(variant: str, backend: str, images: int, device: str, threads: int, detections: int, weights: str,

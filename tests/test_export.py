@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
 from ktn_model.engine.predictor import Predictor
-from ktn_model.export.graph import TracedKTN, example_image, output_names
+from ktn_model.export.graph import TracedKTN, example_image, output_names, to_detection
 from ktn_model.export.runtime import is_exported, load_exported
 from ktn_model.modeling.structures import DensePoseOutput
 
@@ -45,13 +45,18 @@ def test_the_traced_module_is_the_model_on_an_image_at_the_test_size(trained):
     traced = TracedKTN(model)
     image = example_image(320, 427, seed=2)
     with torch.no_grad():
-        got = dict(zip(traced.names, traced(image), strict=True))
+        flat = traced(image)
+        got = dict(zip(traced.names, flat, strict=True))
         (expected,) = model.eval()([image])
     assert traced.names == ["boxes", "scores", "labels", "densepose.M", "densepose.I", "densepose.U", "densepose.V",
-                            "densepose.S", "densepose.K", "keypoints", "keypoints_scores"]
+                            "densepose.S", "densepose.K"]  # keypoints are decoded after the graph, by to_detection
     assert got["boxes"].shape == (20, 4) and got["densepose.I"].shape == (20, 25, 56, 56)
-    for name in ("boxes", "scores", "labels", "keypoints", "keypoints_scores"):
+    for name in ("boxes", "scores", "labels"):
         assert torch.equal(got[name], expected[name]), name
+    decoded = to_detection(traced.names, flat)
+    assert decoded["keypoints"].shape == (20, 17, 3)
+    for name in ("keypoints", "keypoints_scores"):
+        assert torch.equal(decoded[name], expected[name]), name
     for field in "MIUVSK":
         assert torch.equal(got[f"densepose.{field}"], getattr(expected["densepose"], field)), field
 

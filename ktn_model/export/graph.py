@@ -1,8 +1,9 @@
 """The traceable form of KTN (docs/export.md): one resized image in, the raw detections out as a flat tuple.
 
 The graph holds normalisation and padding, the backbone/FPN, the RPN (anchors, top-k, NMS), the box head with
-detectron2's inference (NMS), the DensePose branch (MID, head, predictor with KTM's W_s as a constant) and the
-keypoint decoding. The PIL resize before it and the post-processing after it stay in Python (``Predictor``).
+detectron2's inference (NMS) and the DensePose branch (MID, head, predictor with KTM's W_s as a constant). The
+PIL resize before it and, after it, the keypoint decoding (torchvision's per-detection bicubic resize, which
+onnxruntime runs several times slower than PyTorch) and the post-processing stay in Python.
 """
 
 from __future__ import annotations
@@ -14,35 +15,35 @@ from torch import Tensor, nn
 from torchvision.models.detection.image_list import ImageList
 
 from ktn_model.modeling.ktn import KTN
+from ktn_model.modeling.roi_heads import decode_keypoints
 from ktn_model.modeling.structures import DensePoseOutput
 
 DETECTION_FIELDS = ("boxes", "scores", "labels")
-KEYPOINT_FIELDS = ("keypoints", "keypoints_scores")
 DENSEPOSE_FIELDS = ("M", "I", "U", "V", "S", "K")
 DENSEPOSE = "densepose"
 
 
 def output_names(model: KTN) -> list[str]:
-    """Names of ``TracedKTN(model)``'s outputs: boxes, scores, labels, densepose.M .. [.S, .K], [keypoints...]."""
-    predictor = model.roi_heads.densepose_predictor
-    maps = DENSEPOSE_FIELDS if predictor.k_lowres is not None else DENSEPOSE_FIELDS[:4]
-    keypoints = KEYPOINT_FIELDS if predictor.k_lowres is not None else ()
-    return [*DETECTION_FIELDS, *(f"{DENSEPOSE}.{m}" for m in maps), *keypoints]
+    """Names of ``TracedKTN(model)``'s outputs: boxes, scores, labels, densepose.M .. [.S, .K]."""
+    maps = DENSEPOSE_FIELDS if model.roi_heads.densepose_predictor.k_lowres is not None else DENSEPOSE_FIELDS[:4]
+    return [*DETECTION_FIELDS, *(f"{DENSEPOSE}.{m}" for m in maps)]
 
 
 def to_detection(names: Sequence[str], values: Sequence[Tensor]) -> dict:
-    """Flat outputs back to one image's detection dict, as ``KTN`` returns it (``densepose`` a ``DensePoseOutput``)."""
+    """Flat outputs back to one image's detection dict, as ``KTN`` returns it (``densepose`` a ``DensePoseOutput``,
+    keypoints decoded from K)."""
     det = dict(zip(names, values, strict=True))
     maps = {m: det.pop(f"{DENSEPOSE}.{m}") for m in DENSEPOSE_FIELDS if f"{DENSEPOSE}.{m}" in det}
-    return {**det, DENSEPOSE: DensePoseOutput(**maps)}
+    return decode_keypoints({**det, DENSEPOSE: DensePoseOutput(**maps)})
 
 
 class TracedKTN(nn.Module):
     """image (3, H, W) float RGB in [0, 1], already at the test size -> ``output_names(model)`` tensors, each with
-    one row per detection (D): boxes (D, 4) and keypoints (D, 17, 3) in the image's pixels, maps (D, C, S, S).
+    one row per detection (D): boxes (D, 4) in the image's pixels, maps (D, C, S, S).
 
-    In eager mode the outputs equal ``model([image])[0]``: an image at the test size is not resampled and the
-    rescale back to it is by exactly 1. One image per call (the per-image loops are unrolled when traced).
+    In eager mode the outputs equal ``model([image])[0]`` before its keypoint decoding (``to_detection`` adds it):
+    an image at the test size is not resampled and the rescale back to it is by exactly 1. One image per call (the
+    per-image loops are unrolled when traced).
     """
 
     def __init__(self, model: KTN):
@@ -62,7 +63,7 @@ class TracedKTN(nn.Module):
         images = ImageList(tensors, [size])
         features = self.model.backbone(tensors)
         proposals, _ = self.model.rpn(images, features)
-        (det,), _ = self.model.roi_heads(features, proposals, images.image_sizes)
+        (det,) = self.model.roi_heads.detect(features, proposals, images.image_sizes)
         dense = det[DENSEPOSE]
         flat = {**det, **{f"{DENSEPOSE}.{m}": getattr(dense, m) for m in DENSEPOSE_FIELDS}}
         return tuple(flat[name] for name in self.names)

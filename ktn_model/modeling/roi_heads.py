@@ -70,27 +70,47 @@ class KTNRoIHeads(RoIHeads):
     def forward(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
                 targets: list[dict] | None = None) -> tuple[list[dict], dict[str, Tensor]]:
         if self.training:
-            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(proposals, targets)
-        box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
-        class_logits, box_regression = self.box_predictor(box_features)
-        if self.training:
-            loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets,
-                                                        self.box_smooth_l1_beta)
-            rois = [select_densepose_rois(p, m, lab, t["boxes"], t["dp_valid"], self.densepose_iou,
-                                          self.max_densepose_rois)
-                    for p, m, lab, t in zip(proposals, matched_idxs, labels, targets, strict=True)]
-            out, p_c = self.densepose(features, [r.boxes for r in rois], image_shapes)
-            losses = densepose_losses(out, rois, targets, self.loss_weights)
-            if self.instance_strengthening is not None:
-                losses["loss_is"] = self.instance_strengthening(p_c, targets)
-            return [], {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, **losses}
+            return [], self.losses(features, proposals, image_shapes, targets)
+        return [decode_keypoints(det) for det in self.detect(features, proposals, image_shapes)], {}
+
+    def losses(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]],
+               targets: list[dict]) -> dict[str, Tensor]:
+        """The box and DensePose losses (and ``loss_is``) on the sampled proposals."""
+        proposals, matched_idxs, labels, regression_targets = self.select_training_samples(proposals, targets)
+        class_logits, box_regression = self.classify(features, proposals, image_shapes)
+        loss_classifier, loss_box_reg = fastrcnn_loss(class_logits, box_regression, labels, regression_targets,
+                                                      self.box_smooth_l1_beta)
+        rois = [select_densepose_rois(p, m, lab, t["boxes"], t["dp_valid"], self.densepose_iou,
+                                      self.max_densepose_rois)
+                for p, m, lab, t in zip(proposals, matched_idxs, labels, targets, strict=True)]
+        out, p_c = self.densepose(features, [r.boxes for r in rois], image_shapes)
+        losses = densepose_losses(out, rois, targets, self.loss_weights)
+        if self.instance_strengthening is not None:
+            losses["loss_is"] = self.instance_strengthening(p_c, targets)
+        return {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, **losses}
+
+    def classify(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]]
+                 ) -> tuple[Tensor, Tensor]:
+        """Box head and predictor on the concatenated proposals: class logits (N, C+1), deltas (N, 4·(C+1))."""
+        return self.box_predictor(self.box_head(self.box_roi_pool(features, proposals, image_shapes)))
+
+    def detect(self, features: dict[str, Tensor], proposals: list[Tensor], image_shapes: list[tuple[int, int]]
+               ) -> list[dict]:
+        """Per image ``boxes``, ``scores``, ``labels`` and ``densepose``: inference up to the keypoint decoding
+        (the part that ktn_model/export traces)."""
+        class_logits, box_regression = self.classify(features, proposals, image_shapes)
         boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
         out, _ = self.densepose(features, boxes, image_shapes)
         per_image = out.split([b.shape[0] for b in boxes])
-        detections = [{"boxes": b, "scores": s, "labels": lab, "densepose": dp}
-                      for b, s, lab, dp in zip(boxes, scores, labels, per_image, strict=True)]
-        if out.K is not None:
-            keypoints, keypoint_scores = keypointrcnn_inference(out.K, boxes)
-            for det, k, ks in zip(detections, keypoints, keypoint_scores, strict=True):
-                det.update(keypoints=k, keypoints_scores=ks)
-        return detections, {}
+        return [{"boxes": b, "scores": s, "labels": lab, "densepose": dp}
+                for b, s, lab, dp in zip(boxes, scores, labels, per_image, strict=True)]
+
+
+def decode_keypoints(detection: dict) -> dict:
+    """``detection`` with ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17) decoded from its K heatmaps as
+    torchvision's keypoint R-CNN does (bicubic, per detection, to the box size); unchanged without a K output."""
+    heatmaps = detection["densepose"].K  # (D, 17, S, S) or None
+    if heatmaps is None:
+        return detection
+    (keypoints,), (keypoint_scores,) = keypointrcnn_inference(heatmaps, [detection["boxes"]])
+    return {**detection, "keypoints": keypoints, "keypoints_scores": keypoint_scores}
