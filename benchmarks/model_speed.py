@@ -1,10 +1,12 @@
 """Inference speed of the Table I variants and the detectron2 zoo R-50 preset against torchvision's keypoint R-CNN,
-in PyTorch eager mode and through onnxruntime (the graph of ``ktn export``), at several thread counts.
+in PyTorch eager mode, through onnxruntime (the graph of ``ktn export``) and eager with the DensePose branch in
+bfloat16 (``bf16``: ``TEST.DENSEPOSE_PRECISION``, ours only), at several thread counts.
 
 Each (model, backend, threads) runs in its own subprocess on the same seeded images (800×1066), randomly
-initialised, ``--rounds`` times round-robin (every configuration once per round, eager and onnxruntime of a model
-side by side); reported: the fastest image time over all rounds (robust to other load on a shared machine), its
-ratio to ``keypointrcnn_resnet50_fpn`` with the same backend and threads, the eager / onnxruntime speed-up,
+initialised, ``--rounds`` times round-robin (every configuration once per round, the backends of a model side by
+side); reported: the fastest image time over all rounds (robust to other load on a shared machine), its ratio to
+``keypointrcnn_resnet50_fpn`` with the same backend and threads (its eager float32 time for ``bf16``), the
+speed-up over eager,
 parameters, peak memory (CUDA allocator peak, or the process's peak RSS on CPU) and detections per image. The
 ONNX files are exported once per model before the rounds, each in its own process (not timed). The zoo preset
 gets the golden R-50 weights (tests/data/golden): randomly initialised, its FrozenBN backbone overflows and it
@@ -13,7 +15,7 @@ detects nothing. Timed is the network alone: ``model([image])``, or for onnxrunt
 keypoint R-CNN (one session run, its keypoint decoding in the graph). The PIL resize and the post-processing are
 the same Python for both backends and not timed.
 
-    .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1,2 --backends eager,onnx \
+    .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1,2 --backends eager,onnx,bf16 \
         --models KTN,baseline,"detectron2 zoo R-50" --detections 20
 """
 
@@ -48,14 +50,15 @@ VARIANTS = {
     "KTN": "ktn_R_50_v2",
     ZOO: "detectron2/densepose_rcnn_R_50_FPN_s1x",
 }
-BACKENDS = ("eager", "onnx")
+BACKENDS = ("eager", "onnx", "bf16")  # bf16: eager with TEST.DENSEPOSE_PRECISION bfloat16 (ours only)
 IMAGE_SIZE = (800, 1066)
 
 
-def _cfg(variant: str, device: str, detections: int):
+def _cfg(variant: str, device: str, detections: int, precision: str = "float32"):
     """Score threshold 0, so that every model runs its heads on the same number of detections (random weights)."""
     opts = ["MODEL.DEVICE", device, "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ROOT / "graphs" / "v2.pkl"),
-            "TEST.DETECTIONS_PER_IMAGE", str(detections), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0"]
+            "TEST.DETECTIONS_PER_IMAGE", str(detections), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
+            "TEST.DENSEPOSE_PRECISION", precision]
     return setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts)
 
 
@@ -67,12 +70,12 @@ def zoo_weights(path: Path) -> Path:
     return write_detectron2_pkl(make_weights("R_50_FPN_s1x"), path)
 
 
-def _model(variant: str, device: str, detections: int, weights: str) -> torch.nn.Module:
+def _model(variant: str, device: str, detections: int, weights: str, precision: str = "float32") -> torch.nn.Module:
     torch.manual_seed(0)
     if variant == REFERENCE:
         return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections,
                                          box_score_thresh=0.0)
-    model = build_model(_cfg(variant, device, detections))
+    model = build_model(_cfg(variant, device, detections, precision))
     if variant == ZOO:
         load_weights(model, weights)
     return model
@@ -104,7 +107,10 @@ def _runner(variant: str, backend: str, device: str, detections: int, weights: s
         scores = [o.name for o in session.get_outputs()].index("scores")
         return (lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])), n_params
     # ours through ktn_model.export's runtime, so that the keypoint decoding after the graph is timed too
-    model = load_exported(onnx_file)[1] if backend == "onnx" else _model(variant, device, detections, weights)
+    if backend == "onnx":
+        model = load_exported(onnx_file)[1]
+    else:
+        model = _model(variant, device, detections, weights, "bfloat16" if backend == "bf16" else "float32")
     model = model.to(device).eval()
     return (lambda image: len(model([image])[0]["boxes"])), n_params
 
@@ -135,9 +141,12 @@ def measure(variant: str, backend: str, images: int, device: str, threads: int, 
 def _table(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows).groupby(["model", "backend", "threads"], sort=False).min()
     s = table["s/image"]
-    table.insert(1, f"× {REFERENCE}", [s[k] / s[(REFERENCE, *k[1:])] for k in s.index])
-    table.insert(2, "eager / onnx", [s.get((k[0], "eager", k[2]), float("nan")) / s.get((k[0], "onnx", k[2]),
-                                                                                        float("nan")) for k in s.index])
+
+    def reference(backend: str, threads: int) -> float:  # keypoint R-CNN has no bf16 row: its eager one
+        return s.get((REFERENCE, backend, threads), s.get((REFERENCE, "eager", threads), float("nan")))
+
+    table.insert(1, f"× {REFERENCE}", [s[k] / reference(*k[1:]) for k in s.index])
+    table.insert(2, "speed-up over eager", [s.get((k[0], "eager", k[2]), float("nan")) / s[k] for k in s.index])
     return table
 
 
@@ -171,6 +180,8 @@ def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: str = "
             for n_threads in threads.split(","):
                 for variant in chosen:
                     for b in backends.split(","):
+                        if variant == REFERENCE and b == "bf16":
+                            continue
                         cmd = [sys.executable, __file__, *common, "--images", str(images), "--device", device,
                                "--threads", n_threads, "--child", variant, "--backend", b,
                                "--onnx-file", files[variant]]

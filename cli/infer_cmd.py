@@ -49,6 +49,11 @@ def infer(
     ),
     batch_size: int = typer.Option(1, "--batch-size", help="Images per network call. Above 1 the PyTorch "
                                    "model pads a batch to its largest image, which can change detections slightly."),
+    precision: str | None = typer.Option(
+        None, "--precision", help="Arithmetic of the DensePose branch (TEST.DENSEPOSE_PRECISION): float32 "
+        "(default), or bfloat16 / float16 through autocast: faster on CPUs with AVX-512 BF16 and on GPUs; the "
+        "detections stay the float32 ones, the DensePose maps differ slightly (docs/export.md). PyTorch "
+        "checkpoints only."),
     texture_atlas: Path | None = typer.Option(
         None, "--texture-atlas", help="Texture atlas (ktn texture extract) that dp_iuv_texture paints; default: "
         "a reference atlas of one colour and a UV grid per patch."),
@@ -63,6 +68,7 @@ def infer(
     from ktn_model.surface.atlas import load_atlas
 
     items, opts = split_overrides(list(inputs))
+    opts += [] if precision is None else ["TEST.DENSEPOSE_PRECISION", precision]
     vis_names = parse_vis(vis)
     paths = collect_inputs(items)
     image_ids = image_ids_from(annotations)

@@ -119,6 +119,8 @@ def test_torchscript_export_runs_through_the_predictor(tmp_path, trained, images
     assert is_exported(out)
     cfg, model = load_exported(out, ["INPUT.MIN_SIZE_TEST", "288"])
     assert cfg.INPUT.MIN_SIZE_TEST == 288 and cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.37
+    with pytest.raises(ValueError, match="an exported graph runs in float32"):
+        load_exported(out, ["TEST.DENSEPOSE_PRECISION", "bfloat16"])
     exported, eager = Predictor.from_checkpoint(out), Predictor.from_checkpoint(weights, opts=THRESHOLD)
     got, expected = exported(pixels["tall"]), eager(pixels["tall"])
     np.testing.assert_allclose(got["boxes"], expected["boxes"], rtol=0, atol=1e-3)

@@ -48,6 +48,8 @@ class TracedKTN(nn.Module):
 
     def __init__(self, model: KTN):
         super().__init__()
+        if model.roi_heads.densepose_dtype != torch.float32:
+            raise ValueError("exported graphs run in float32: export with TEST.DENSEPOSE_PRECISION float32")
         self.model = model
         self.names = output_names(model)
         self.eval()

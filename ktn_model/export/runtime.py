@@ -95,4 +95,8 @@ def load_exported(path: str | Path, opts: list[str] | None = None) -> tuple[CfgN
     model = OnnxKTN(path) if Path(path).suffix.lower() == ONNX_SUFFIX else TorchScriptKTN(path)
     if not model.config:
         raise ValueError(f"{path}: no KTN config in the file (export it with `ktn export`)")
-    return setup_cfg(opts=opts, dumped=model.config), model.eval()
+    cfg = setup_cfg(opts=opts, dumped=model.config)
+    if cfg.TEST.DENSEPOSE_PRECISION != "float32":
+        raise ValueError(f"{path}: an exported graph runs in float32 (TEST.DENSEPOSE_PRECISION "
+                         f"{cfg.TEST.DENSEPOSE_PRECISION} needs the PyTorch checkpoint)")
+    return cfg, model.eval()

@@ -30,6 +30,7 @@ from .rpn import build_rpn
 from .transform import KTNTransform
 
 PREDICTORS = ("KTNPredictor", "DensePoseChartPredictor")
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def build_transform(cfg) -> KTNTransform:
@@ -138,7 +139,16 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
         DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO, aligned_flag(dp.POOLER_TYPE)), head,
         predictor,
         box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
-        loss_weights=weights, instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA)
+        loss_weights=weights, instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA,
+        densepose_dtype=inference_dtype(cfg))
+
+
+def inference_dtype(cfg) -> torch.dtype:
+    """``TEST.DENSEPOSE_PRECISION`` as a dtype (ValueError for an unknown name)."""
+    name = cfg.TEST.DENSEPOSE_PRECISION
+    if name not in PRECISIONS:
+        raise ValueError(f"TEST.DENSEPOSE_PRECISION must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    return PRECISIONS[name]
 
 
 def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:

@@ -23,14 +23,16 @@ class KTNRoIHeads(RoIHeads):
     Training returns the box and DensePose losses; inference returns per image ``boxes``, ``scores``,
     ``labels`` in input pixels, ``densepose`` (a ``DensePoseOutput`` with one row per detection) and, when the
     predictor has a K output, ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17). With
-    ``instance_strengthening`` the training losses include ``loss_is``.
+    ``instance_strengthening`` the training losses include ``loss_is``. At inference the DensePose branch runs
+    under autocast to ``densepose_dtype`` when that is not float32 (the box branch never does).
     """
 
     def __init__(self, box_roi_pool: nn.Module, box_head: nn.Module, box_predictor: nn.Module,
                  densepose_pooler: DensePosePooler, densepose_head: nn.Module, densepose_predictor: DensePosePredictor,
                  *, box_args: dict, densepose_iou: float = 0.65, max_densepose_rois: int = 0,
                  loss_weights: DensePoseLossWeights = DensePoseLossWeights(),
-                 instance_strengthening: InstanceStrengthening | None = None, box_smooth_l1_beta: float = 0.0):
+                 instance_strengthening: InstanceStrengthening | None = None, box_smooth_l1_beta: float = 0.0,
+                 densepose_dtype: torch.dtype = torch.float32):
         super().__init__(box_roi_pool, box_head, box_predictor, **box_args)
         self.densepose_pooler = densepose_pooler
         self.densepose_head = densepose_head
@@ -38,6 +40,7 @@ class KTNRoIHeads(RoIHeads):
         self.densepose_iou, self.max_densepose_rois, self.loss_weights = densepose_iou, max_densepose_rois, loss_weights
         self.instance_strengthening = instance_strengthening
         self.box_smooth_l1_beta = box_smooth_l1_beta  # MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA (0 = L1)
+        self.densepose_dtype = densepose_dtype  # TEST.DENSEPOSE_PRECISION: autocast of the branch at inference
 
     def densepose(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
                   ) -> tuple[DensePoseOutput, Tensor | None]:
@@ -100,7 +103,10 @@ class KTNRoIHeads(RoIHeads):
         (the part that ktn_model/export traces)."""
         class_logits, box_regression = self.classify(features, proposals, image_shapes)
         boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
-        out, _ = self.densepose(features, boxes, image_shapes)
+        reduced = self.densepose_dtype != torch.float32
+        with torch.autocast(class_logits.device.type, dtype=self.densepose_dtype, enabled=reduced):
+            out, _ = self.densepose(features, boxes, image_shapes)
+        out = out.to(torch.float32)  # (a no-op in float32) so that the post-processing always sees float32
         per_image = out.split([b.shape[0] for b in boxes])
         return [{"boxes": b, "scores": s, "labels": lab, "densepose": dp}
                 for b, s, lab, dp in zip(boxes, scores, labels, per_image, strict=True)]

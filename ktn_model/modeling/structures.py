@@ -46,8 +46,9 @@ class DensePoseOutput:
         """One length-1 output per RoI."""
         return (self[k] for k in range(len(self)))
 
-    def to(self, device: torch.device | str) -> DensePoseOutput:
-        return self._map(lambda t: t.to(device))
+    def to(self, target: torch.device | str | torch.dtype) -> DensePoseOutput:
+        """Every map moved to a device or cast to a dtype."""
+        return self._map(lambda t: t.to(target))
 
     def split(self, counts: list[int]) -> list[DensePoseOutput]:
         """One output per image, ``counts[i]`` RoIs each (as the detections were concatenated).
