@@ -42,11 +42,15 @@ class KTNRoIHeads(RoIHeads):
         self.box_smooth_l1_beta = box_smooth_l1_beta  # MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA (0 = L1)
         self.densepose_dtype = densepose_dtype  # TEST.DENSEPOSE_PRECISION: autocast of the branch at inference
 
-    def densepose(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
+    def densepose(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]],
+                  memory_format: torch.memory_format = torch.contiguous_format
                   ) -> tuple[DensePoseOutput, Tensor | None]:
-        """The predictor's outputs for ``boxes`` (concatenated) and the decoder map (None without one)."""
-        x, p_c = self.densepose_pooler(features, boxes, image_shapes)
-        return self.densepose_predictor(self.densepose_head(x), self.box_predictor), p_c
+        """The predictor's outputs for ``boxes`` (concatenated) and the decoder map (None without one), with the
+        decoder's and the head's inputs in ``memory_format``."""
+        features = {k: f.contiguous(memory_format=memory_format) for k, f in features.items()}
+        x, p_c = self.densepose_pooler(features, boxes, image_shapes)  # x (D, C, 28, 28)
+        x = self.densepose_head(x.contiguous(memory_format=memory_format))
+        return self.densepose_predictor(x, self.box_predictor), p_c
 
     def postprocess_detections(self, class_logits: Tensor, box_regression: Tensor, proposals: list[Tensor],
                                image_shapes: list[tuple[int, int]]) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
@@ -104,8 +108,10 @@ class KTNRoIHeads(RoIHeads):
         class_logits, box_regression = self.classify(features, proposals, image_shapes)
         boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
         reduced = self.densepose_dtype != torch.float32
+        # oneDNN's reduced-precision convs run about 10 % faster on channels-last activations (measured)
+        layout = torch.channels_last if reduced else torch.contiguous_format
         with torch.autocast(class_logits.device.type, dtype=self.densepose_dtype, enabled=reduced):
-            out, _ = self.densepose(features, boxes, image_shapes)
+            out, _ = self.densepose(features, boxes, image_shapes, layout)
         out = out.to(torch.float32)  # (a no-op in float32) so that the post-processing always sees float32
         per_image = out.split([b.shape[0] for b in boxes])
         return [{"boxes": b, "scores": s, "labels": lab, "densepose": dp}
