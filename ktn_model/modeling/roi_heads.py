@@ -108,7 +108,7 @@ class KTNRoIHeads(RoIHeads):
         class_logits, box_regression = self.classify(features, proposals, image_shapes)
         boxes, scores, labels = self.postprocess_detections(class_logits, box_regression, proposals, image_shapes)
         reduced = self.densepose_dtype != torch.float32
-        # oneDNN's reduced-precision convs run about 10 % faster on channels-last activations (measured)
+        # oneDNN's reduced-precision convs run faster on channels-last activations (KTN, 2 threads: 3.37 -> 3.02 s)
         layout = torch.channels_last if reduced else torch.contiguous_format
         with torch.autocast(class_logits.device.type, dtype=self.densepose_dtype, enabled=reduced):
             out, _ = self.densepose(features, boxes, image_shapes, layout)
