@@ -97,8 +97,12 @@ def export_onnx(variant: str, detections: int, weights: str, path: Path) -> None
 
 def _runner(variant: str, backend: str, device: str, detections: int, weights: str, onnx_file: str):
     """(image (3, H, W) -> number of detections, parameter count) for one backend."""
+    if backend != "onnx":
+        model = _model(variant, device, detections, weights, "bfloat16" if backend == "bf16" else "float32")
+        model = model.to(device).eval()
+        return (lambda image: len(model([image])[0]["boxes"])), sum(p.numel() for p in model.parameters())
     n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
-    if backend == "onnx" and variant == REFERENCE:
+    if variant == REFERENCE:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -106,12 +110,7 @@ def _runner(variant: str, backend: str, device: str, detections: int, weights: s
         session = onnxruntime.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
         scores = [o.name for o in session.get_outputs()].index("scores")
         return (lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])), n_params
-    # ours through ktn_model.export's runtime, so that the keypoint decoding after the graph is timed too
-    if backend == "onnx":
-        model = load_exported(onnx_file)[1]
-    else:
-        model = _model(variant, device, detections, weights, "bfloat16" if backend == "bf16" else "float32")
-    model = model.to(device).eval()
+    model = load_exported(onnx_file)[1]  # ours through ktn_model.export's runtime: keypoint decoding timed too
     return (lambda image: len(model([image])[0]["boxes"])), n_params
 
 
