@@ -12,30 +12,31 @@ def format_losses(losses: dict[str, float]) -> str:
     return "  ".join(f"{name.removeprefix('loss_')} {value:.4g}" for name, value in ordered)
 
 
-class TrainProgress:
-    """A live bar at the bottom of a terminal (none when redirected), and a log line per update."""
+class _Bar:
+    """A rich bar on stderr, live only on a terminal: ``label`` done/total, the bar, then ``columns``; a context
+    manager that starts and stops it."""
 
-    def __init__(self, total: int, start: int, console: Console | None = None):
+    def __init__(self, label: str, columns: list, console: Console | None, **fields):
         self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("iter"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[stats]}"),
-            console=self.console,
-            disable=not self.console.is_terminal,
-        )
-        self.task = self.progress.add_task("train", total=total, completed=start, stats="")
-        self.total = total
+        self.progress = Progress(TextColumn(label), MofNCompleteColumn(), BarColumn(), *columns,
+                                 console=self.console, disable=not self.console.is_terminal)
+        self.task = self.progress.add_task(label, **fields)
 
-    def __enter__(self) -> TrainProgress:
+    def __enter__(self):
         self.progress.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
+
+
+class TrainProgress(_Bar):
+    """A live bar at the bottom of a terminal (none when redirected), and a log line per update."""
+
+    def __init__(self, total: int, start: int, console: Console | None = None):
+        columns = [TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}")]
+        super().__init__("iter", columns, console, total=total, completed=start, stats="")
+        self.total = total
 
     def update(self, iteration: int, its_per_s: float, lr: float, losses: dict[str, float]) -> None:
         """Move the bar (it/s, lr, total loss) and log one line with every loss term above it."""
@@ -44,29 +45,12 @@ class TrainProgress:
         self.console.print(f"iter {iteration}/{self.total}  {stats}  {format_losses(losses)}", soft_wrap=True)
 
 
-class ImageProgress:
+class ImageProgress(_Bar):
     """``ktn infer``'s bar: images done of the total and the rate in images/s (none when not a terminal)."""
 
     def __init__(self, total: int, console: Console | None = None):
-        self.console = console or Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("images"),
-            MofNCompleteColumn(),
-            BarColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            disable=not self.console.is_terminal,
-        )
-        self.task = self.progress.add_task("infer", total=total, rate="")
-
-    def __enter__(self) -> ImageProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        columns = [TextColumn("{task.fields[rate]}"), TextColumn("ETA"), TimeRemainingColumn()]
+        super().__init__("images", columns, console, total=total, rate="")
 
     def advance(self, count: int = 1) -> None:
         task = self.progress.tasks[0]
