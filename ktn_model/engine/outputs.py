@@ -152,8 +152,8 @@ class InferenceRun:
         stem = name.rsplit(".", 1)[0]
         save_png(self.out_dir / f"{stem}_IUV.png", iuv)
         save_png(self.out_dir / f"{stem}_INDS.png", inds)
+        drawn = output if self.atlas is None else {**output, "texture_atlas": self.atlas}
         for vis in self.vis:
-            drawn = output if self.atlas is None else {**output, "texture_atlas": self.atlas}
             picture = render(vis, pixels, iuv, drawn, long_side=self.long_side, legend=self.legend)
             save_png(self.out_dir / f"{stem}_{vis}.png", picture)
 
