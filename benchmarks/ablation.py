@@ -36,8 +36,8 @@ from ktn_model.engine.rng import seed_all
 from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
-from ktn_model.modeling.build import load_crkg
 from ktn_model.modeling.ktm import VARIANTS as KTM_PARSERS
+from ktn_model.modeling.ktm import load_crkg
 from ktn_utils.atomic import atomic_write
 
 # Table I rows: (MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON, ...KTM, shuffled CRKG rows); the decoder is MIDv2

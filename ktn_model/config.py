@@ -96,7 +96,9 @@ _C.MODEL.DEVICE = "auto"  # "auto" = CUDA when available, else CPU; or "cpu", "c
 _C.MODEL.WEIGHTS = ""
 
 _C.MODEL.BACKBONE = CfgNode()
-# resnet18 | resnet34 | resnet50 | resnet101 | resnext101_32x8d | mobilenet_v3_large
+# A registered backbone (ktn_model/modeling/registry.py): detectron2's "build_resnet_fpn_backbone" (depth from
+# MODEL.RESNETS.DEPTH) or a torchvision name (resnet18 | resnet34 | resnet50 | resnet101 | resnext101_32x8d |
+# mobilenet_v3_large).
 _C.MODEL.BACKBONE.NAME = "resnet50"
 # Number of leading stages frozen (detectron2's FREEZE_AT): 2 = stem + res2.
 _C.MODEL.BACKBONE.FREEZE_AT = 2
@@ -112,6 +114,7 @@ _C.MODEL.PIXEL_MEAN = [123.675, 116.28, 103.53]
 _C.MODEL.PIXEL_STD = [58.395, 57.12, 57.375]
 
 _C.MODEL.RESNETS = CfgNode()
+_C.MODEL.RESNETS.DEPTH = 50  # for "build_resnet_fpn_backbone": 18, 34, 50 or 101
 # True: the stride of each stage sits on its first 1×1 conv (detectron2's MSRA ResNets, needed for their
 # checkpoints); False: on the 3×3 conv (torchvision's ResNets and ImageNet weights).
 _C.MODEL.RESNETS.STRIDE_IN_1X1 = False
@@ -154,15 +157,17 @@ _C.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS = NUM_KEYPOINTS
 _C.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT = 0.1
 
 _C.MODEL.ROI_DENSEPOSE_HEAD = CfgNode()
-# "DensePoseKTNHead" (ScaleConvs + conv-GN stack, the KTN release), or detectron2's "DensePoseV1ConvXHead"
-# (plain 3×3 convs) and "DensePoseDeepLabHead" (ASPP [+ non-local] + conv-GN stack).
+# A registered head (ktn_model/modeling/heads/): "DensePoseKTNHead" (ScaleConvs + conv-GN stack, the KTN release),
+# or detectron2's "DensePoseV1ConvXHead" (plain 3×3 convs) and "DensePoseDeepLabHead" (ASPP [+ non-local] + conv-GN).
 _C.MODEL.ROI_DENSEPOSE_HEAD.NAME = "DensePoseKTNHead"
 _C.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB = CfgNode()
 _C.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB.NORM = "GN"  # "GN" | "" (convs with bias)
 _C.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB.NONLOCAL_ON = False
-# "KTNPredictor" (M, I, U, V plus S coarse parts and K keypoints; I from W_s when KTM is on) or
-# detectron2's "DensePoseChartPredictor" (M, I, U, V).
+# A registered predictor (ktn_model/modeling/predictors/): "KTNPredictor" (M, I, U, V plus S coarse parts and
+# K keypoints; I from W_s when KTM is on) or detectron2's "DensePoseChartPredictor" (M, I, U, V).
 _C.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME = "KTNPredictor"
+# A registered DensePose loss (ktn_model/modeling/losses/); "" = the predictor's own (its ``default_loss``).
+_C.MODEL.ROI_DENSEPOSE_HEAD.LOSS_NAME = ""
 # The decoder that fuses P2..P5 into one stride-4 map before the DensePose RoIAlign (MID): "MIDv2" (the
 # released KTNv2 decoder) or "MIDv1" (KTNv1's, which is detectron2's DensePose decoder). DECODER_ON False:
 # multi-level RoIAlign from P2..P5 (the baseline).
@@ -182,6 +187,11 @@ _C.MODEL.ROI_DENSEPOSE_HEAD.GRAPH = "graphs/v2.pkl"
 _C.MODEL.ROI_DENSEPOSE_HEAD.GRAPH_TRAINABLE = True
 _C.MODEL.ROI_DENSEPOSE_HEAD.KT_LEAKY_SLOPE = 0.02  # released code; the paper says 0.2
 _C.MODEL.ROI_DENSEPOSE_HEAD.KT_HIDDEN_DIM = 0  # 0 = the W_s width (512*4*4 = 8192 at CONV_HEAD_DIM 512)
+# DensePoseKTNv2PredictorV3 only (the release's HRNet model): K is up-scaled like the other maps only when this
+# is above 2 (the release's rule), and KPT_CLASSIFIER_WEIGHT_DIR (a pickle of {"kpt_weight": (C, 17, k, k),
+# "kpt_bias": (17,)}, e.g. a trained keypoint classifier) gives K its initial values for training ("" = random).
+_C.MODEL.ROI_DENSEPOSE_HEAD.KPT_UP_SCALE = 2
+_C.MODEL.ROI_DENSEPOSE_HEAD.KPT_CLASSIFIER_WEIGHT_DIR = ""
 _C.MODEL.ROI_DENSEPOSE_HEAD.SCALE_CONVS_ON = True
 _C.MODEL.ROI_DENSEPOSE_HEAD.NUM_STACKED_CONVS = 8
 _C.MODEL.ROI_DENSEPOSE_HEAD.CONV_HEAD_DIM = 512

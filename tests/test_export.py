@@ -53,7 +53,7 @@ def test_the_traced_module_is_the_model_on_an_image_at_the_test_size(trained):
     assert got["boxes"].shape == (20, 4) and got["densepose.I"].shape == (20, 25, 56, 56)
     for name in ("boxes", "scores", "labels"):
         assert torch.equal(got[name], expected[name]), name
-    decoded = to_detection(traced.names, flat)
+    decoded = to_detection(traced.names, flat, traced.output_type)
     assert decoded["keypoints"].shape == (20, 17, 3)
     for name in ("keypoints", "keypoints_scores"):
         assert torch.equal(decoded[name], expected[name]), name
@@ -67,14 +67,15 @@ def test_detectron2_chart_predictor_outputs_have_no_s_k_or_keypoints():
 
     cfg = setup_cfg("configs/ktn_tiny_cpu.yaml", ["MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME",
                                                   "DensePoseChartPredictor", "MODEL.ROI_DENSEPOSE_HEAD.KTM", "none"])
-    assert output_names(build_model(cfg)) == ["boxes", "scores", "labels", "densepose.M", "densepose.I",
-                                              "densepose.U", "densepose.V"]
+    output_type = build_model(cfg).roi_heads.densepose_predictor.output_type
+    assert output_names(output_type) == ["boxes", "scores", "labels", "densepose.M", "densepose.I", "densepose.U",
+                                         "densepose.V"]
 
 
 def test_densepose_output_split_keeps_rows_in_order_with_empty_images():
     maps = {f: torch.arange(3.0).reshape(3, 1, 1, 1) + k for k, f in enumerate("MIUV")}
     parts = DensePoseOutput(**maps).split([2, 0, 1])
-    assert [len(p) for p in parts] == [2, 0, 1] and parts[0].S is None
+    assert [len(p) for p in parts] == [2, 0, 1] and not hasattr(parts[0], "S")
     assert parts[0].U[:, 0, 0, 0].tolist() == [2.0, 3.0] and parts[2].V[:, 0, 0, 0].tolist() == [5.0]
 
 

@@ -4,13 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ktn_model.modeling.densepose_heads import (
-    ASPP,
-    HEADS,
-    DensePoseDeepLabHead,
-    DensePoseV1ConvXHead,
-    NONLocalBlock2D,
-)
+from ktn_model.modeling.heads.deeplab import ASPP, DensePoseDeepLabHead, NONLocalBlock2D
+from ktn_model.modeling.heads.ktn import DensePoseKTNHead
+from ktn_model.modeling.heads.v1convx import DensePoseV1ConvXHead
+from ktn_model.modeling.registry import DENSEPOSE_HEADS
 
 PREFIX = "roi_heads.densepose_head."
 R = 28  # RoI resolution of the DensePose branch
@@ -78,7 +75,9 @@ def test_a_detectron2_named_state_dict_loads_strictly(name):
 
 
 def test_heads_registry_names_detectron2s_classes():
-    assert HEADS == {"DensePoseV1ConvXHead": DensePoseV1ConvXHead, "DensePoseDeepLabHead": DensePoseDeepLabHead}
+    assert {name: DENSEPOSE_HEADS.get(name) for name in DENSEPOSE_HEADS} == {
+        "DensePoseV1ConvXHead": DensePoseV1ConvXHead, "DensePoseDeepLabHead": DensePoseDeepLabHead,
+        "DensePoseKTNHead": DensePoseKTNHead}
 
 
 @pytest.mark.parametrize(("build", "count"), [

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 
 from ktn_model.modeling.ktm import KTM, deconv_rows, location_rows, rows_to_deconv
-from ktn_model.modeling.predictor import DensePosePredictor
+from ktn_model.modeling.predictors.ktn import KTNPredictor
 
 
 def _graphs(seed: int = 0, zero_background: bool = True) -> dict[str, np.ndarray]:
@@ -18,10 +18,10 @@ def _graphs(seed: int = 0, zero_background: bool = True) -> dict[str, np.ndarray
     return graphs
 
 
-def _predictor(c_in: int = 32, fc_dim: int = 16, graphs=None, hidden: int = 64) -> DensePosePredictor:
+def _predictor(c_in: int = 32, fc_dim: int = 16, graphs=None, hidden: int = 64) -> KTNPredictor:
     d = c_in * 16
     ktm = KTM(_graphs() if graphs is None else graphs, {"kpt": d, "part": d, "loc": fc_dim}, d, hidden)
-    return DensePosePredictor(c_in, ktm=ktm)
+    return KTNPredictor(c_in, ktm=ktm)
 
 
 def test_crkg_becomes_transposed_float32_parameters():
@@ -80,7 +80,7 @@ def test_zero_background_column_gives_zero_initial_background_logit():
 
 
 def test_ktm_none_uses_an_ordinary_learned_deconv():
-    predictor = DensePosePredictor(32, ktm=None)
+    predictor = KTNPredictor(32, ktm=None)
     assert isinstance(predictor.i_lowres, torch.nn.ConvTranspose2d) and predictor.i_lowres.bias is not None
     x = torch.randn(2, 32, 7, 7)
     expected = F.interpolate(predictor.i_lowres(x), scale_factor=2, mode="bilinear", align_corners=False)

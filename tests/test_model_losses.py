@@ -6,17 +6,21 @@ See docs/method.md, "Training RoIs and targets" and "Losses".
 import pytest
 import torch
 
-from ktn_model.modeling.losses import (
-    DensePoseLossWeights,
+from ktn_model.modeling.losses.chart import DensePoseChartLoss, DensePoseLossWeights
+from ktn_model.modeling.losses.ktn import KTNLoss
+from ktn_model.modeling.losses.sampling import (
     DensePoseRoIs,
     bilinear_sample,
-    densepose_losses,
     point_samples,
     resample_masks,
     select_densepose_rois,
     uv_loss_scale,
 )
-from ktn_model.modeling.structures import DensePoseOutput
+from ktn_model.modeling.structures import KTNOutput
+
+
+def densepose_losses(out, rois, targets, weights):
+    return KTNLoss(weights)(out, rois, targets)
 
 GT = torch.tensor([[0.0, 0.0, 256.0, 256.0]])
 PROPOSAL = torch.tensor([[0.0, 0.0, 128.0, 128.0]])  # grid coordinate g = 0.875 · dp_x
@@ -85,7 +89,7 @@ def _synthetic_batch(seed: int = 0):
               "dp_masks": torch.randint(0, 15, (2, 256, 256), generator=g, dtype=torch.uint8)}
     rois = DensePoseRoIs(boxes + torch.tensor([2.0, -3.0, 4.0, 1.0]), torch.tensor([0, 1]))
     channels = (2, 25, 25, 25, 15, 17)
-    out = DensePoseOutput(*(torch.randn(2, c, 56, 56, generator=g, requires_grad=True) for c in channels))
+    out = KTNOutput(*(torch.randn(2, c, 56, 56, generator=g, requires_grad=True) for c in channels))
     return out, [rois], [target]
 
 
@@ -150,3 +154,12 @@ def test_effective_uv_weight_of_a_16_image_batch_is_the_released_one(processes, 
     # effective weight per point = weight x scale / processes (DDP's mean); the release: 0.01 x 1 / 4
     assert 0.01 * uv_loss_scale(images_each) / processes == pytest.approx(0.01 / 4, rel=1e-12)
     assert uv_loss_scale(4) == 1.0
+
+
+def test_chart_loss_is_the_ktn_loss_without_s_and_k():
+    out, rois, targets = _synthetic_batch()
+    ktn = KTNLoss()(out, rois, targets)
+    chart = DensePoseChartLoss()(out, rois, targets)
+    assert list(chart) == [f"loss_densepose_{n}" for n in "UVIM"]
+    for name, value in chart.items():
+        assert torch.equal(value, ktn[name]), name

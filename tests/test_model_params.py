@@ -6,10 +6,10 @@ Built on the meta device: no memory, no init cost.
 import pytest
 import torch
 
-from ktn_model.modeling.heads import DensePoseHead
+from ktn_model.modeling.heads.ktn import DensePoseKTNHead
 from ktn_model.modeling.ktm import KnowledgeTransformer
 from ktn_model.modeling.mid import MIDv2
-from ktn_model.modeling.predictor import DensePosePredictor
+from ktn_model.modeling.predictors.ktn import KTNPredictor
 
 
 def _count(module: torch.nn.Module) -> float:
@@ -18,7 +18,7 @@ def _count(module: torch.nn.Module) -> float:
 
 @pytest.mark.parametrize(("build", "millions"), [
     (lambda: MIDv2(256, 256, 256), 14.89),
-    (lambda: DensePoseHead(256, 512, 8), 18.62),
+    (lambda: DensePoseKTNHead(256, 512, 8), 18.62),
     (lambda: KnowledgeTransformer(8192 + 1024 + 8192, 8192), 209.73),
 ])
 def test_parameter_count_matches_the_budget(build, millions):
@@ -29,5 +29,5 @@ def test_parameter_count_matches_the_budget(build, millions):
 
 def test_predictor_deconvs_match_the_budget():
     with torch.device("meta"):
-        predictor = DensePosePredictor(512, ktm=None)
+        predictor = KTNPredictor(512, ktm=None)
     assert _count(predictor) - _count(predictor.i_lowres) == pytest.approx(0.69, rel=0.01)

@@ -4,7 +4,7 @@ import torch
 
 from ktn_model.evaluation import to_coco_results
 from ktn_model.modeling.postprocess import DensePosePostProcess, box_size, chart_result, rescale_detections
-from ktn_model.modeling.structures import DensePoseOutput
+from ktn_model.modeling.structures import DensePoseOutput, KTNOutput
 
 
 def test_box_size_truncates_and_is_at_least_one():
@@ -82,9 +82,9 @@ def test_postprocess_makes_one_result_per_kept_detection_at_box_size():
 
 
 def test_densepose_output_indexing_split_and_to():
-    out = DensePoseOutput(*(torch.arange(5.0).view(5, 1, 1, 1).expand(5, c, 2, 2) for c in (2, 25, 25, 25, 15, 17)))
+    out = KTNOutput(*(torch.arange(5.0).view(5, 1, 1, 1).expand(5, c, 2, 2) for c in (2, 25, 25, 25, 15, 17)))
     assert len(out) == 5 and len(out[2]) == 1 and out[2].K.shape == (1, 17, 2, 2)
     parts = out.split([2, 0, 3])
     assert [len(p) for p in parts] == [2, 0, 3] and parts[2].S[:, 0, 0, 0].tolist() == [2.0, 3.0, 4.0]
     assert out[torch.tensor([True, False, False, False, True])].M[:, 0, 0, 0].tolist() == [0.0, 4.0]
-    assert DensePoseOutput(out.M, out.I, out.U, out.V).to("cpu").K is None
+    assert not hasattr(DensePoseOutput(out.M, out.I, out.U, out.V).to("cpu"), "K")

@@ -67,8 +67,8 @@ def test_detectron2_names_and_row_orders():
                        ours["backbone.body.layer2.0.downsample.1.running_var"])
     assert torch.equal(state["roi_heads.decoder.p5.4.weight"],
                        ours["roi_heads.densepose_pooler.mid.scale_heads.3.4.0.weight"])
-    assert torch.equal(state["roi_heads.densepose_predictor.ann_index_lowres.weight"],
-                       ours["roi_heads.densepose_predictor.m_lowres.weight"])
+    assert torch.equal(state["roi_heads.densepose_predictor.index_uv_lowres.weight"],  # the chart predictor's I
+                       ours["roi_heads.densepose_predictor.index_uv_lowres.weight"])
     cls = ours["roi_heads.box_predictor.cls_score.weight"]  # (2, D): background first here, last there
     assert torch.equal(state["roi_heads.box_predictor.cls_score.weight"], cls[[1, 0]])
     bbox = ours["roi_heads.box_predictor.bbox_pred.weight"]

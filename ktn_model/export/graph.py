@@ -16,25 +16,23 @@ from torchvision.models.detection.image_list import ImageList
 
 from ktn_model.modeling.ktn import KTN
 from ktn_model.modeling.roi_heads import decode_keypoints
-from ktn_model.modeling.structures import DensePoseOutput
 
 DETECTION_FIELDS = ("boxes", "scores", "labels")
-DENSEPOSE_FIELDS = ("M", "I", "U", "V", "S", "K")
 DENSEPOSE = "densepose"
 
 
-def output_names(model: KTN) -> list[str]:
-    """Names of ``TracedKTN(model)``'s outputs: boxes, scores, labels, densepose.M .. [.S, .K]."""
-    maps = DENSEPOSE_FIELDS if model.roi_heads.densepose_predictor.k_lowres is not None else DENSEPOSE_FIELDS[:4]
-    return [*DETECTION_FIELDS, *(f"{DENSEPOSE}.{m}" for m in maps)]
+def output_names(output_type: type) -> list[str]:
+    """Names of the outputs of a traced model whose predictor returns ``output_type``: boxes, scores, labels,
+    then ``densepose.<field>`` for each of the output type's fields (M, I, U, V, ...)."""
+    return [*DETECTION_FIELDS, *(f"{DENSEPOSE}.{m}" for m in output_type.field_names())]
 
 
-def to_detection(names: Sequence[str], values: Sequence[Tensor]) -> dict:
-    """Flat outputs back to one image's detection dict, as ``KTN`` returns it (``densepose`` a ``DensePoseOutput``,
-    keypoints decoded from K)."""
+def to_detection(names: Sequence[str], values: Sequence[Tensor], output_type: type) -> dict:
+    """Flat outputs back to one image's detection dict, as ``KTN`` returns it (``densepose`` an ``output_type``,
+    keypoints decoded from K where the output has one)."""
     det = dict(zip(names, values, strict=True))
-    maps = {m: det.pop(f"{DENSEPOSE}.{m}") for m in DENSEPOSE_FIELDS if f"{DENSEPOSE}.{m}" in det}
-    return decode_keypoints({**det, DENSEPOSE: DensePoseOutput(**maps)})
+    maps = {m: det.pop(f"{DENSEPOSE}.{m}") for m in output_type.field_names()}
+    return decode_keypoints({**det, DENSEPOSE: output_type(**maps)})
 
 
 class TracedKTN(nn.Module):
@@ -51,12 +49,13 @@ class TracedKTN(nn.Module):
         if model.roi_heads.densepose_dtype != torch.float32:
             raise ValueError("exported graphs run in float32: export with TEST.DENSEPOSE_PRECISION float32")
         self.model = model
-        self.names = output_names(model)
+        self.output_type = model.roi_heads.densepose_predictor.output_type
+        self.names = output_names(self.output_type)
         self.eval()
         heads = model.roi_heads
-        if heads.densepose_predictor.ktm is not None:
-            with torch.no_grad():  # W_s into the eval cache now, so that the trace holds it as a constant
-                heads.densepose_predictor.surface_weight(heads.box_predictor)
+        if hasattr(heads.densepose_predictor, "prepare_export"):
+            with torch.no_grad():  # e.g. KTM's W_s into the eval cache now, so that the trace holds it as a constant
+                heads.densepose_predictor.prepare_export(heads.box_predictor)
 
     def forward(self, image: Tensor) -> tuple[Tensor, ...]:
         transform = self.model.transform
@@ -67,7 +66,7 @@ class TracedKTN(nn.Module):
         proposals, _ = self.model.rpn(images, features)
         (det,) = self.model.roi_heads.detect(features, proposals, images.image_sizes)
         dense = det[DENSEPOSE]
-        flat = {**det, **{f"{DENSEPOSE}.{m}": getattr(dense, m) for m in DENSEPOSE_FIELDS}}
+        flat = {**det, **{f"{DENSEPOSE}.{m}": getattr(dense, m) for m in self.output_type.field_names()}}
         return tuple(flat[name] for name in self.names)
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ktn_model.config import CfgNode, setup_cfg
+from ktn_model.modeling import predictor_output_type
 
 from .exporter import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, INPUT_NAME
 from .graph import to_detection
@@ -30,12 +31,13 @@ class ExportedKTN(nn.Module):
     """
 
     names: list[str]
+    output_type: type  # the predictor's output type, from the config the file carries
 
     def run(self, image: Tensor) -> list[Tensor]:
         raise NotImplementedError
 
     def forward(self, images: list[Tensor]) -> list[dict]:
-        return [to_detection(self.names, self.run(image.cpu())) for image in images]
+        return [to_detection(self.names, self.run(image.cpu()), self.output_type) for image in images]
 
 
 class OnnxKTN(ExportedKTN):
@@ -96,6 +98,7 @@ def load_exported(path: str | Path, opts: list[str] | None = None) -> tuple[CfgN
     if not model.config:
         raise ValueError(f"{path}: no KTN config in the file (export it with `ktn export`)")
     cfg = setup_cfg(opts=opts, dumped=model.config)
+    model.output_type = predictor_output_type(cfg)
     if cfg.TEST.DENSEPOSE_PRECISION != "float32":
         raise ValueError(f"{path}: an exported graph runs in float32 (TEST.DENSEPOSE_PRECISION "
                          f"{cfg.TEST.DENSEPOSE_PRECISION} needs the PyTorch checkpoint)")

@@ -9,34 +9,26 @@ import torch
 from torch import nn
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 
-import ktn_kg
-from ktn_model.data.meta import NUM_COARSE_PARTS
-from ktn_model.resources import resolve_graph
-
-from .backbone import build_backbone
-from .densepose_heads import HEADS
-from .heads import DensePoseHead
+from . import backbone as _backbones  # noqa: F401 (importing registers every variant)
+from . import heads, losses, predictors  # noqa: F401
 from .instance import InstanceStrengthening
-from .ktm import GRAPH_TASKS, KTM, VARIANTS
 from .ktn import KTN
 from .layers import c2_xavier_fill
-from .losses import DensePoseLossWeights
 from .mid import build_mid
-from .pooler import LEVEL_STRIDES, LEVELS, DensePosePooler, ROIPooler, aligned_flag
+from .pooler import DensePosePooler, ROIPooler, aligned_flag
 from .postprocess import DensePosePostProcess
-from .predictor import DensePosePredictor
+from .registry import BACKBONES, DENSEPOSE_HEADS, DENSEPOSE_LOSSES, PREDICTORS
 from .roi_heads import KTNRoIHeads
 from .rpn import build_rpn
 from .transform import KTNTransform
 
-PREDICTORS = ("KTNPredictor", "DensePoseChartPredictor")
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-def build_transform(cfg) -> KTNTransform:
+def build_transform(cfg, size_divisibility: int) -> KTNTransform:
     i = cfg.INPUT
     return KTNTransform(i.MIN_SIZE_TRAIN, i.MAX_SIZE_TRAIN, i.MIN_SIZE_TEST, i.MAX_SIZE_TEST,
-                        cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD, i.SIZE_DIVISIBILITY, i.FORMAT)
+                        cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD, size_divisibility, i.FORMAT)
 
 
 def build_box_head(cfg, channels: int) -> TwoMLPHead:
@@ -62,65 +54,34 @@ def build_box_predictor(cfg) -> FastRCNNPredictor:
 
 
 def build_densepose_head(cfg, c_in: int) -> nn.Module:
-    """The DensePose RoI head named by ``MODEL.ROI_DENSEPOSE_HEAD.NAME``: (N, c_in, R, R) -> (N, out_channels, R, R)."""
-    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    dims = dict(c_in=c_in, channels=head.CONV_HEAD_DIM, num_convs=head.NUM_STACKED_CONVS, kernel=head.CONV_HEAD_KERNEL)
-    if head.NAME == "DensePoseKTNHead":
-        return DensePoseHead(**dims, scale_convs=head.SCALE_CONVS_ON)
-    if head.NAME == "DensePoseV1ConvXHead":
-        return HEADS[head.NAME](**dims)
-    if head.NAME == "DensePoseDeepLabHead":
-        return HEADS[head.NAME](**dims, norm=head.DEEPLAB.NORM, nonlocal_on=bool(head.DEEPLAB.NONLOCAL_ON))
-    raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.NAME must be DensePoseKTNHead, {' or '.join(HEADS)}, got {head.NAME!r}")
+    """The head named by ``MODEL.ROI_DENSEPOSE_HEAD.NAME``: (N, c_in, R, R) -> (N, out_channels, R, R)."""
+    return DENSEPOSE_HEADS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.NAME).from_config(cfg, c_in)
 
 
-def build_densepose_predictor(cfg, c_in: int, graphs: Mapping[str, np.ndarray] | None) -> DensePosePredictor:
-    """``MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME``: the KTN predictor (with S, K and KTM) or detectron2's chart one."""
-    dp = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    if dp.PREDICTOR_NAME not in PREDICTORS:
-        raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME must be one of {PREDICTORS}, "
-                         f"got {dp.PREDICTOR_NAME!r}")
-    if dp.NUM_COARSE_SEGM_CHANNELS != 2:
-        raise ValueError("MODEL.ROI_DENSEPOSE_HEAD.NUM_COARSE_SEGM_CHANNELS: only 2 (fg / bg) is supported")
-    ktn = dp.PREDICTOR_NAME == "KTNPredictor"
-    if not ktn and dp.KTM != "none":
-        raise ValueError("DensePoseChartPredictor has no K and S outputs for KTM: "
-                         "set MODEL.ROI_DENSEPOSE_HEAD.KTM none")
-    keypoints, parts = (cfg.MODEL.ROI_KEYPOINT_HEAD.NUM_KEYPOINTS, NUM_COARSE_PARTS + 1) if ktn else (0, 0)
-    return DensePosePredictor(c_in, keypoints, parts, dp.NUM_PATCHES + 1, dp.DECONV_KERNEL, dp.UP_SCALE,
-                              build_ktm(cfg, graphs))
+def build_densepose_predictor(cfg, c_in: int, graphs: Mapping[str, np.ndarray] | None) -> nn.Module:
+    """The predictor named by ``MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME``: (N, c_in, R, R) -> its ``output_type``."""
+    return PREDICTORS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME).from_config(cfg, c_in, graphs)
 
 
-def load_crkg(cfg, parsers: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The CRKG matrices (release layout, (|C_n|, 25)) of ``parsers``, from ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``.
-
-    Only the matrices the KTM variant uses are read, so KTM v1 works with a keypoints-only v1 graph.
-    """
-    graph = ktn_kg.load_graph(resolve_graph(cfg.MODEL.ROI_DENSEPOSE_HEAD.GRAPH))
-    return {parser: graph.matrix(GRAPH_TASKS[parser]) for parser in parsers}
+def predictor_output_type(cfg) -> type:
+    """The output type of the predictor ``cfg`` names, without building it (an exported graph's outputs)."""
+    return PREDICTORS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME).output_type
 
 
-def build_ktm(cfg, graphs: Mapping[str, np.ndarray] | None) -> KTM | None:
-    """KTM from ``MODEL.ROI_DENSEPOSE_HEAD.KTM`` ("v2", "v1", "none" -> None); ``graphs`` default: the graph file."""
-    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    if head.KTM == "none":
-        return None
-    if head.KTM not in VARIANTS:
-        raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.KTM must be v2, v1 or none, got {head.KTM!r}")
-    parsers = VARIANTS[head.KTM]
-    graphs = load_crkg(cfg, parsers) if graphs is None else graphs
-    d_head = head.CONV_HEAD_DIM * head.DECONV_KERNEL**2
-    dims = {"kpt": d_head, "part": d_head, "loc": cfg.MODEL.ROI_BOX_HEAD.FC_DIM}
-    return KTM({n: graphs[n] for n in parsers}, dims, d_head, head.KT_HIDDEN_DIM, head.KT_LEAKY_SLOPE,
-               head.GRAPH_TRAINABLE)
+def build_densepose_loss(cfg, predictor: nn.Module):
+    """``MODEL.ROI_DENSEPOSE_HEAD.LOSS_NAME``, or the predictor's ``default_loss`` when that is empty."""
+    return DENSEPOSE_LOSSES.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.LOSS_NAME or predictor.default_loss).from_config(cfg)
 
 
-def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None) -> KTNRoIHeads:
+def build_roi_heads(cfg, backbone: nn.Module, graphs: Mapping[str, np.ndarray] | None) -> KTNRoIHeads:
+    """Box and DensePose branches on the backbone's ``roi_levels``."""
     h, box, dp = cfg.MODEL.ROI_HEADS, cfg.MODEL.ROI_BOX_HEAD, cfg.MODEL.ROI_DENSEPOSE_HEAD
     if dp.HEATMAP_SIZE != dp.POOLER_RESOLUTION * 2 * dp.UP_SCALE:
         raise ValueError(f"HEATMAP_SIZE {dp.HEATMAP_SIZE} must be POOLER_RESOLUTION × 2 × UP_SCALE")
-    resolution = box.POOLER_RESOLUTION
-    mid = build_mid(cfg)
+    resolution, channels = box.POOLER_RESOLUTION, backbone.out_channels
+    levels = backbone.roi_levels
+    strides = [backbone.strides[level] for level in levels]
+    mid = build_mid(cfg, len(levels))
     if dp.IS_LOSS_ON and mid is None:
         raise ValueError("MODEL.ROI_DENSEPOSE_HEAD.IS_LOSS_ON needs a decoder (DECODER_ON True)")
     instance = InstanceStrengthening(dp.DECODER_OUT_DIMS, dp.IS_LOSS_WEIGHT) if dp.IS_LOSS_ON else None
@@ -131,15 +92,14 @@ def build_roi_heads(cfg, channels: int, graphs: Mapping[str, np.ndarray] | None)
                     batch_size_per_image=h.BATCH_SIZE_PER_IMAGE, positive_fraction=h.POSITIVE_FRACTION,
                     bbox_reg_weights=tuple(box.BBOX_REG_WEIGHTS), score_thresh=h.SCORE_THRESH_TEST,
                     nms_thresh=h.NMS_THRESH_TEST, detections_per_img=cfg.TEST.DETECTIONS_PER_IMAGE)
-    weights = DensePoseLossWeights(dp.POINT_REGRESSION_WEIGHTS, dp.PART_WEIGHTS, dp.INDEX_WEIGHTS,
-                                   dp.BODY_MASK_WEIGHTS, cfg.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT)
     return KTNRoIHeads(
-        ROIPooler(LEVELS, LEVEL_STRIDES, resolution, box.POOLER_SAMPLING_RATIO, aligned_flag(box.POOLER_TYPE)),
+        ROIPooler(levels, strides, resolution, box.POOLER_SAMPLING_RATIO, aligned_flag(box.POOLER_TYPE)),
         build_box_head(cfg, channels), build_box_predictor(cfg),
-        DensePosePooler(mid, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO, aligned_flag(dp.POOLER_TYPE)), head,
-        predictor,
+        DensePosePooler(mid, levels, strides, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO,
+                        aligned_flag(dp.POOLER_TYPE)),
+        head, predictor, build_densepose_loss(cfg, predictor),
         box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
-        loss_weights=weights, instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA,
+        instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA,
         densepose_dtype=inference_dtype(cfg))
 
 
@@ -157,9 +117,9 @@ def build_model(cfg, graphs: Mapping[str, np.ndarray] | None = None) -> KTN:
     ``graphs`` ({"kpt": (17, 25), "part": (15, 25), "loc": (6, 25)} in the release layout) overrides the
     graph file ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``, which is read only when a KTM is configured.
     """
-    backbone = build_backbone(cfg)
-    channels = backbone.out_channels
-    model = KTN(backbone, build_rpn(cfg, channels), build_roi_heads(cfg, channels, graphs), build_transform(cfg))
+    backbone = BACKBONES.get(cfg.MODEL.BACKBONE.NAME)(cfg)
+    model = KTN(backbone, build_rpn(cfg, backbone.out_channels), build_roi_heads(cfg, backbone, graphs),
+                build_transform(cfg, backbone.size_divisibility))
     return model.to(resolve_device(cfg.MODEL.DEVICE))
 
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import msra_fill
-from .losses import resample_masks
+from .losses.sampling import resample_masks
 
 IGNORE = -1
 

@@ -13,6 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+import ktn_kg
+from ktn_model.resources import resolve_graph
+
 from .layers import msra_fill
 
 PARSERS = ("kpt", "loc", "part")
@@ -78,3 +81,32 @@ class KTM(nn.Module):
             if rows[n].shape[0] != self.A[n].shape[1]:
                 raise ValueError(f"KTM {n}: CRKG has {self.A[n].shape[1]} rows, the parser {rows[n].shape[0]}")
         return self.transformer(torch.cat([self.A[n] @ rows[n] for n in self.parsers], dim=1))
+
+
+def load_crkg(cfg, parsers: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The CRKG matrices (release layout, (|C_n|, 25)) of ``parsers``, from ``MODEL.ROI_DENSEPOSE_HEAD.GRAPH``.
+
+    Only the matrices the KTM variant uses are read, so KTM v1 works with a keypoints-only v1 graph.
+    """
+    graph = ktn_kg.load_graph(resolve_graph(cfg.MODEL.ROI_DENSEPOSE_HEAD.GRAPH))
+    return {parser: graph.matrix(GRAPH_TASKS[parser]) for parser in parsers}
+
+
+def build_ktm(cfg, graphs: Mapping[str, np.ndarray] | None) -> KTM | None:
+    """KTM from ``MODEL.ROI_DENSEPOSE_HEAD.KTM`` ("v2", "v1", "none" -> None); ``graphs`` default: the graph file."""
+    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
+    if head.KTM == "none":
+        return None
+    if head.KTM not in VARIANTS:
+        raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.KTM must be v2, v1 or none, got {head.KTM!r}")
+    parsers = VARIANTS[head.KTM]
+    graphs = load_crkg(cfg, parsers) if graphs is None else graphs
+    return ktm_from_graphs(cfg, {n: graphs[n] for n in parsers})
+
+
+def ktm_from_graphs(cfg, graphs: Mapping[str, np.ndarray | Tensor]) -> KTM:
+    """A KTM whose A_n start at ``graphs`` (release layout), sized by ``MODEL.ROI_DENSEPOSE_HEAD``, ``ROI_BOX_HEAD``."""
+    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
+    d_head = head.CONV_HEAD_DIM * head.DECONV_KERNEL**2
+    dims = {"kpt": d_head, "part": d_head, "loc": cfg.MODEL.ROI_BOX_HEAD.FC_DIM}
+    return KTM(graphs, dims, d_head, head.KT_HIDDEN_DIM, head.KT_LEAKY_SLOPE, head.GRAPH_TRAINABLE)

@@ -11,16 +11,20 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .layers import conv_gn_relu, conv_relu, msra_fill
+from .registry import DECODERS
 
 
 def check_pyramid(features: list[Tensor]) -> None:
-    """Raise a clear error unless level i is exactly P2's size / 2^i and P2's size is a multiple of 8.
+    """Raise a clear error unless level i is exactly the finest level's size / 2^i (for L levels, the finest
+    size is then a multiple of 2^(L-1)).
 
-    That holds when the padded image is a multiple of 32 (``INPUT.SIZE_DIVISIBILITY``).
+    That holds when the padded image is a multiple of 32 (``INPUT.SIZE_DIVISIBILITY``) for a 4-level FPN, and
+    always for HRFPN, which crops its levels to that rule.
     """
     h, w = features[0].shape[-2:]
     sizes = [tuple(f.shape[-2:]) for f in features]
-    if h % 8 or w % 8 or sizes != [(h >> i, w >> i) for i in range(len(features))]:
+    step = 1 << (len(features) - 1)
+    if h % step or w % step or sizes != [(h >> i, w >> i) for i in range(len(features))]:
         raise ValueError(
             f"MID needs the padded image size to be a multiple of 32 (INPUT.SIZE_DIVISIBILITY); "
             f"got FPN levels of sizes {sizes}"
@@ -91,6 +95,12 @@ class MultiScaleFusion(nn.Module):
         return self.predictor(torch.cat([branch(x) for branch in self.branches], dim=1))
 
 
+def decoder_dims(cfg) -> dict:
+    head = cfg.MODEL.ROI_DENSEPOSE_HEAD
+    return dict(c_in=cfg.MODEL.FPN.OUT_CHANNELS, channels=head.DECODER_CONV_DIMS, out_channels=head.DECODER_OUT_DIMS)
+
+
+@DECODERS.register("MIDv2")
 class MIDv2(nn.Module):
     """Released MIDv2: cumulative bottom-up FA fusion, per-level IFA scale heads summed, trident step.
 
@@ -113,7 +123,33 @@ class MIDv2(nn.Module):
         x = sum(head(level) for head, level in zip(self.scale_heads, fused, strict=True))
         return self.fusion(x)
 
+    @classmethod
+    def from_config(cls, cfg, num_levels: int) -> MIDv2:
+        return cls(**decoder_dims(cfg), multi_scale=cfg.MODEL.ROI_DENSEPOSE_HEAD.DECODER_MULTI_SCALE_ON,
+                   num_levels=num_levels)
 
+    @property
+    def first_level(self) -> int:
+        """The release's number of the finest level: P2 of a 4-level FPN, p1 of the 5-level HRFPN."""
+        return 2 if len(self.scale_heads) == 4 else 1
+
+    detectron2_prefix = "roi_heads.mid_decoder."
+
+    def detectron2_rules(self) -> list:
+        """The release's names. Ours: [conv, IFA] per stage (IFA = 1×1 conv + pixel shuffle); the release:
+        [conv, 1×1 conv, shuffle], so stage j's modules are at 3j and 3j + 1."""
+        k = self.first_level
+        return [
+            (r"fa\.(\d)\.conv\.0\.(\w+)", lambda m: f"bottom_up_p{int(m[1]) + k}.adt_conv.{m[2]}"),
+            (r"scale_heads\.(\d)\.(\d+)\.0\.(\w+)", lambda m: f"p{int(m[1]) + k}.{3 * (int(m[2]) // 2)}.{m[3]}"),
+            (r"scale_heads\.(\d)\.(\d+)\.0\.0\.(\w+)",
+             lambda m: f"p{int(m[1]) + k}.{3 * (int(m[2]) // 2) + 1}.{m[3]}"),
+            (r"fusion\.branches\.(\d)\.(\d)\.(\w+)", lambda m: f"trident_convs.{m[1]}.{m[2]}.{m[3]}"),
+            (r"fusion\.predictor\.(\w+)", lambda m: f"predictor.{m[1]}"),
+        ]
+
+
+@DECODERS.register("MIDv1")
 class MIDv1(nn.Module):
     """KTNv1 decoder: per level [3×3 conv + ReLU + bilinear ×2] to stride 4, summed, 1×1 conv.
 
@@ -131,15 +167,20 @@ class MIDv1(nn.Module):
         check_pyramid(features)
         return self.predictor(sum(head(p) for head, p in zip(self.scale_heads, features, strict=True)))
 
+    @classmethod
+    def from_config(cls, cfg, num_levels: int) -> MIDv1:
+        return cls(**decoder_dims(cfg), num_levels=num_levels)
 
-def build_mid(cfg) -> nn.Module | None:
-    """The decoder of ``MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON`` / ``DECODER_NAME`` ("MIDv2", "MIDv1"); None when off."""
+    detectron2_prefix = "roi_heads.decoder."
+
+    def detectron2_rules(self) -> list:
+        """detectron2's DensePose decoder: the Sequential indices are the same on both sides."""
+        return [(r"scale_heads\.(\d)\.(\d+)\.0\.(\w+)", lambda m: f"p{int(m[1]) + 2}.{m[2]}.{m[3]}"),
+                (r"predictor\.(\w+)", lambda m: f"predictor.{m[1]}")]
+
+
+def build_mid(cfg, num_levels: int = 4) -> nn.Module | None:
+    """The decoder named by ``MODEL.ROI_DENSEPOSE_HEAD.DECODER_NAME`` on ``num_levels`` pyramid levels; None when
+    ``DECODER_ON`` is off."""
     head = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    dims = dict(c_in=cfg.MODEL.FPN.OUT_CHANNELS, channels=head.DECODER_CONV_DIMS, out_channels=head.DECODER_OUT_DIMS)
-    if not head.DECODER_ON:
-        return None
-    if head.DECODER_NAME == "MIDv2":
-        return MIDv2(multi_scale=head.DECODER_MULTI_SCALE_ON, **dims)
-    if head.DECODER_NAME == "MIDv1":
-        return MIDv1(**dims)
-    raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.DECODER_NAME must be MIDv2 or MIDv1, got {head.DECODER_NAME!r}")
+    return DECODERS.get(head.DECODER_NAME).from_config(cfg, num_levels) if head.DECODER_ON else None

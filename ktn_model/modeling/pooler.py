@@ -12,8 +12,6 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import box_area, roi_align
 
-LEVELS = ["0", "1", "2", "3"]  # P2..P5, the pooled FPN levels
-LEVEL_STRIDES = [4, 8, 16, 32]  # their strides
 POOLER_TYPES = {"ROIAlign": False, "ROIAlignV2": True}  # detectron2 POOLER_TYPE -> roi_align(aligned=...)
 CANONICAL_BOX_SIZE, CANONICAL_LEVEL = 224, 4
 
@@ -65,20 +63,21 @@ class ROIPooler(nn.Module):
 
 
 class DensePosePooler(nn.Module):
-    """RoI features of the DensePose branch: RoIAlign on the decoder's stride-4 map (MID, or detectron2's
-    decoder), or multi-level from P2..P5 without one. Returns the features (Σn_i, C, R, R) and the
-    decoder map (B, C, H/4, W/4), None without a decoder."""
+    """RoI features of the DensePose branch: RoIAlign on the decoder's map at the finest level's stride (MID, or
+    detectron2's decoder) fused from ``levels``, or multi-level from ``levels`` without one. Returns the features
+    (Σn_i, C, R, R) and the decoder map (B, C, H/s, W/s), None without a decoder."""
 
-    def __init__(self, decoder: nn.Module | None, resolution: int = 28, sampling_ratio: int = 2,
-                 aligned: bool = False):
+    def __init__(self, decoder: nn.Module | None, levels: list[str], strides: list[int], resolution: int = 28,
+                 sampling_ratio: int = 2, aligned: bool = False):
         super().__init__()
         self.mid = decoder
-        single = (["p_c"], [4]) if decoder is not None else (LEVELS, LEVEL_STRIDES)
+        self.levels = levels
+        single = (["p_c"], strides[:1]) if decoder is not None else (levels, strides)
         self.pooler = ROIPooler(*single, resolution, sampling_ratio, aligned)
 
     def forward(self, features: dict[str, Tensor], boxes: list[Tensor], image_shapes: list[tuple[int, int]]
                 ) -> tuple[Tensor, Tensor | None]:
         if self.mid is None:
             return self.pooler(features, boxes), None
-        p_c = self.mid([features[k] for k in LEVELS])
+        p_c = self.mid([features[k] for k in self.levels])
         return self.pooler({"p_c": p_c}, boxes), p_c

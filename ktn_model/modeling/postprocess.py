@@ -2,10 +2,14 @@
 
 The network returns detections in the pixels of the image it was given; ``DensePosePostProcess`` maps them
 to the original image (detectron2's ``detector_postprocess``: scale, clip, drop empty boxes) and turns each
-detection's raw maps into a ``DensePoseChartResult`` at its integer box size.
+detection's raw maps into a result at its integer box size: ``RESULT_CONVERTERS`` maps a predictor's output type
+to its converter (detectron2's ``ToChartResultConverter`` registry); a subclass of an output type without a
+converter of its own uses its parent's.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +41,18 @@ def chart_result(out: DensePoseOutput, size: tuple[int, int], fg_threshold: floa
     return DensePoseChartResult(labels.to(torch.uint8), uv)
 
 
+# output type -> (one detection's length-1 output, (H, W), fg threshold) -> its result
+RESULT_CONVERTERS: dict[type, Callable] = {DensePoseOutput: chart_result}
+
+
+def result_converter(output_type: type) -> Callable:
+    """The converter registered for ``output_type`` or its nearest base class."""
+    for cls in output_type.__mro__:
+        if cls in RESULT_CONVERTERS:
+            return RESULT_CONVERTERS[cls]
+    raise TypeError(f"no result converter for {output_type.__name__} (register one in RESULT_CONVERTERS)")
+
+
 def rescale_detections(det: dict, input_size: tuple[int, int], target_size: tuple[int, int]) -> dict:
     """Boxes and keypoints from ``input_size`` (h, w) pixels to ``target_size``; clip; drop empty boxes."""
     (h_in, w_in), (h, w) = input_size, target_size
@@ -54,7 +70,8 @@ def rescale_detections(det: dict, input_size: tuple[int, int], target_size: tupl
 
 class DensePosePostProcess(nn.Module):
     """Model detections (input pixels) -> per image ``boxes``, ``scores``, ``labels``, [``keypoints``,
-    ``keypoints_scores``] in original pixels and ``densepose``: one ``DensePoseChartResult`` per detection."""
+    ``keypoints_scores``] in original pixels and ``densepose``: one result per detection (a
+    ``DensePoseChartResult`` for chart outputs)."""
 
     def __init__(self, fg_threshold: float = 0.3):
         super().__init__()
@@ -67,7 +84,8 @@ class DensePosePostProcess(nn.Module):
         for det, input_size, target_size in zip(detections, input_sizes, target_sizes, strict=True):
             det = rescale_detections(det, input_size, target_size)
             raw = det.pop("densepose")
-            det["densepose"] = [chart_result(raw[d], box_size(box), self.fg_threshold)
+            convert = result_converter(type(raw))
+            det["densepose"] = [convert(raw[d], box_size(box), self.fg_threshold)
                                 for d, box in enumerate(det["boxes"])]
             results.append(det)
         return results

@@ -3,6 +3,8 @@ DensePose branch (decoder, head, predictor with KTM), whose K output replaces a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -11,9 +13,8 @@ from torchvision.ops import boxes as box_ops
 
 from .box_losses import fastrcnn_loss
 from .instance import InstanceStrengthening
-from .losses import DensePoseLossWeights, densepose_losses, select_densepose_rois
+from .losses.sampling import select_densepose_rois
 from .pooler import DensePosePooler
-from .predictor import DensePosePredictor
 from .structures import DensePoseOutput
 
 
@@ -21,23 +22,23 @@ class KTNRoIHeads(RoIHeads):
     """``RoIHeads`` whose mask/keypoint branches are replaced by the DensePose branch.
 
     Training returns the box and DensePose losses; inference returns per image ``boxes``, ``scores``,
-    ``labels`` in input pixels, ``densepose`` (a ``DensePoseOutput`` with one row per detection) and, when the
-    predictor has a K output, ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17). With
+    ``labels`` in input pixels, ``densepose`` (the predictor's ``output_type``, one row per detection) and, when
+    the predictor has a K output, ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17). With
     ``instance_strengthening`` the training losses include ``loss_is``. At inference the DensePose branch runs
     under autocast to ``densepose_dtype`` when that is not float32 (the box branch never does).
     """
 
     def __init__(self, box_roi_pool: nn.Module, box_head: nn.Module, box_predictor: nn.Module,
-                 densepose_pooler: DensePosePooler, densepose_head: nn.Module, densepose_predictor: DensePosePredictor,
-                 *, box_args: dict, densepose_iou: float = 0.65, max_densepose_rois: int = 0,
-                 loss_weights: DensePoseLossWeights = DensePoseLossWeights(),
+                 densepose_pooler: DensePosePooler, densepose_head: nn.Module, densepose_predictor: nn.Module,
+                 densepose_loss: Callable, *, box_args: dict, densepose_iou: float = 0.65, max_densepose_rois: int = 0,
                  instance_strengthening: InstanceStrengthening | None = None, box_smooth_l1_beta: float = 0.0,
                  densepose_dtype: torch.dtype = torch.float32):
         super().__init__(box_roi_pool, box_head, box_predictor, **box_args)
         self.densepose_pooler = densepose_pooler
         self.densepose_head = densepose_head
         self.densepose_predictor = densepose_predictor
-        self.densepose_iou, self.max_densepose_rois, self.loss_weights = densepose_iou, max_densepose_rois, loss_weights
+        self.densepose_loss = densepose_loss  # (outputs, rois, targets) -> weighted losses (modeling/losses/)
+        self.densepose_iou, self.max_densepose_rois = densepose_iou, max_densepose_rois
         self.instance_strengthening = instance_strengthening
         self.box_smooth_l1_beta = box_smooth_l1_beta  # MODEL.ROI_BOX_HEAD.SMOOTH_L1_BETA (0 = L1)
         self.densepose_dtype = densepose_dtype  # TEST.DENSEPOSE_PRECISION: autocast of the branch at inference
@@ -91,7 +92,7 @@ class KTNRoIHeads(RoIHeads):
                                       self.max_densepose_rois)
                 for p, m, lab, t in zip(proposals, matched_idxs, labels, targets, strict=True)]
         out, p_c = self.densepose(features, [r.boxes for r in rois], image_shapes)
-        losses = densepose_losses(out, rois, targets, self.loss_weights)
+        losses = self.densepose_loss(out, rois, targets)
         if self.instance_strengthening is not None:
             losses["loss_is"] = self.instance_strengthening(p_c, targets)
         return {"loss_classifier": loss_classifier, "loss_box_reg": loss_box_reg, **losses}
@@ -121,7 +122,7 @@ class KTNRoIHeads(RoIHeads):
 def decode_keypoints(detection: dict) -> dict:
     """``detection`` with ``keypoints`` (D, 17, 3) and ``keypoints_scores`` (D, 17) decoded from its K heatmaps as
     torchvision's keypoint R-CNN does (bicubic, per detection, to the box size); unchanged without a K output."""
-    heatmaps = detection["densepose"].K  # (D, 17, S, S) or None
+    heatmaps = getattr(detection["densepose"], "K", None)  # (D, 17, S, S) for outputs with keypoint heat-maps
     if heatmaps is None:
         return detection
     (keypoints,), (keypoint_scores,) = keypointrcnn_inference(heatmaps, [detection["boxes"]])

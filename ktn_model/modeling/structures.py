@@ -17,9 +17,10 @@ from ktn_model.data.iuv import encode_iuv
 
 @dataclass
 class DensePoseOutput:
-    """Per-RoI maps, each (N, C, S, S): M (2, coarse fg/bg logits), I (25 surface logits), U, V (25 each),
-    and, for the KTN predictor, S (15 coarse-part logits) and K (17 keypoint heatmaps); None when absent.
+    """Per-RoI chart maps, each (N, C, S, S): M (2, coarse fg/bg logits), I (25 surface logits), U, V (25 each).
 
+    The fields are the output's schema: a predictor with more outputs subclasses this dataclass and adds its
+    fields (``KTNOutput``), and indexing, ``to``, ``split``, the losses and the export iterate over ``fields``.
     Indexing with an int keeps the batch dimension (length 1), as detectron2 does.
     """
 
@@ -27,15 +28,16 @@ class DensePoseOutput:
     I: Tensor  # noqa: E741 (the paper's name)
     U: Tensor
     V: Tensor
-    S: Tensor | None = None
-    K: Tensor | None = None
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
     def __len__(self) -> int:
         return self.M.shape[0]
 
     def _map(self, fn) -> DensePoseOutput:
-        return DensePoseOutput(**{f.name: None if getattr(self, f.name) is None else fn(getattr(self, f.name))
-                                  for f in fields(self)})
+        return type(self)(**{name: fn(getattr(self, name)) for name in self.field_names()})
 
     def __getitem__(self, index: int | slice | Tensor) -> DensePoseOutput:
         if isinstance(index, int):
@@ -55,8 +57,16 @@ class DensePoseOutput:
 
         ``Tensor.split``, so that a traced graph (ktn_model/export) keeps the counts dynamic.
         """
-        parts = {f.name: getattr(self, f.name).split(counts) for f in fields(self) if getattr(self, f.name) is not None}
-        return [DensePoseOutput(**{name: p[k] for name, p in parts.items()}) for k in range(len(counts))]
+        parts = {name: getattr(self, name).split(counts) for name in self.field_names()}
+        return [type(self)(**{name: p[k] for name, p in parts.items()}) for k in range(len(counts))]
+
+
+@dataclass
+class KTNOutput(DensePoseOutput):
+    """The KTN predictor's maps: the chart maps plus S (15 coarse-part logits) and K (17 keypoint heat-maps)."""
+
+    S: Tensor
+    K: Tensor
 
 
 @dataclass

@@ -29,7 +29,8 @@ class KTNTransform(GeneralizedRCNNTransform):
                  image_mean: list[float], image_std: list[float], size_divisible: int = 32, input_format: str = "RGB"):
         if input_format not in FORMATS:
             raise ValueError(f"INPUT.FORMAT must be one of {FORMATS}, got {input_format!r}")
-        super().__init__(tuple(train_sizes), train_max, image_mean, image_std, size_divisible=size_divisible)
+        # 0 = no padding (detectron2's and HRFPN's convention) is a multiple of 1 for torchvision
+        super().__init__(tuple(train_sizes), train_max, image_mean, image_std, size_divisible=size_divisible or 1)
         self.sizes = {True: (tuple(train_sizes), train_max), False: ((test_size,), test_max)}
         self.bgr = input_format == "BGR"
 

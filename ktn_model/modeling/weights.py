@@ -25,14 +25,7 @@ from torchvision.models import get_weight
 
 from ktn_utils.safe_pickle import safe_load
 
-from .detectron2_layout import (
-    CELL_ANCHORS,
-    PIXEL_KEYS,
-    SCALE_CONV_ALIAS,
-    Detectron2Names,
-    from_detectron2,
-    to_detectron2,
-)
+from .detectron2_layout import CELL_ANCHORS, PIXEL_KEYS, Detectron2Names, from_detectron2, to_detectron2
 
 TORCHVISION = "torchvision:"
 BACKBONE_BODY = "backbone.body."
@@ -118,16 +111,8 @@ def detect_layout(state: dict[str, Tensor], source: str) -> str:
     raise ValueError(f"{source}: unknown checkpoint layout (first keys: {', '.join(list(state)[:3])})")
 
 
-def layout_names(model: nn.Module) -> Detectron2Names:
-    """The detectron2 / release names of ``model``'s tensors (see ``detectron2_layout``)."""
-    pooler, head = model.roi_heads.densepose_pooler, model.roi_heads.densepose_head
-    decoder = None if pooler.mid is None else type(pooler.mid).__name__
-    scale_convs = hasattr(head, "__getitem__") and type(head[0]).__name__ == "ScaleConvs"
-    return Detectron2Names(decoder, scale_convs, model.roi_heads.densepose_predictor.k_lowres is None)
-
-
-def _check_buffers(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
-    """The release's pixel / anchor buffers and ScaleConv aliases must agree with the model and config."""
+def _check_buffers(model: nn.Module, names: Detectron2Names, state: dict[str, Tensor], source: str) -> None:
+    """The release's pixel / anchor buffers and second names (``names.aliases``) must agree with the model."""
     transform = model.transform
     expected = {"pixel_mean": transform.image_mean, "pixel_std": transform.image_std}
     for key in PIXEL_KEYS:
@@ -139,20 +124,21 @@ def _check_buffers(model: nn.Module, state: dict[str, Tensor], source: str) -> N
         level = int(key[len(CELL_ANCHORS):])
         if level >= len(cells) or not torch.allclose(state[key].float(), cells[level].cpu(), atol=1e-4):
             raise WeightsMismatch(f"{source}: {key} differs from the anchors of MODEL.ANCHOR_GENERATOR")
-    for key in (k for k in state if k.startswith(SCALE_CONV_ALIAS[1])):
-        twin = SCALE_CONV_ALIAS[0] + key[len(SCALE_CONV_ALIAS[1]):]
-        if twin not in state or not torch.equal(state[key], state[twin]):
-            raise WeightsMismatch(f"{source}: {key} is not a copy of {twin}")
+    for alias, name in names.aliases.items():
+        for key in (k for k in state if k.startswith(alias)):
+            twin = name + key[len(alias):]
+            if twin not in state or not torch.equal(state[key], state[twin]):
+                raise WeightsMismatch(f"{source}: {key} is not a copy of {twin}")
 
 
 def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, source: str) -> dict[str, Tensor]:
     """``state`` in ``layout`` -> ``model``'s own names and layouts; WeightsMismatch unless it fits exactly."""
     own = model.state_dict()
     if layout == "detectron2":
-        _check_buffers(model, state, source)
-        names = layout_names(model)
+        names = Detectron2Names(model)
+        _check_buffers(model, names, state, source)
         theirs = {names(k): k for k in own}
-        known = {k for k in state if k in PIXEL_KEYS or k.startswith((CELL_ANCHORS, SCALE_CONV_ALIAS[1]))}
+        known = {k for k in state if k in PIXEL_KEYS or k.startswith((CELL_ANCHORS, *names.aliases))}
         state = {theirs.get(k, "?" + k): v for k, v in state.items() if k not in known}
         converted = {k: from_detectron2(k, v) for k, v in state.items() if not k.startswith("?")}
         unused = [k[1:] for k in state if k.startswith("?")]
@@ -212,11 +198,11 @@ def export_weights(model: nn.Module, layout: str) -> dict[str, Tensor]:
     """``model``'s tensors in the original code's names and layouts; ``layout`` is one of ``EXPORT_LAYOUTS``.
 
     "ktnv2" adds what the release's own state dict holds besides parameters: ``pixel_mean`` / ``pixel_std``,
-    the RPN cell anchors and the ``ScaleConv.*`` second name of ``ScaleConvs.*``.
+    the RPN cell anchors and the second names of tensors it holds twice (``ScaleConv.*`` of ``ScaleConvs.*``).
     """
     if layout not in EXPORT_LAYOUTS:
         raise ValueError(f"layout must be one of {EXPORT_LAYOUTS}, got {layout!r}")
-    names = layout_names(model)
+    names = Detectron2Names(model)
     out: dict[str, Tensor] = {}
     for key, value in model.state_dict().items():
         name = names(key)
@@ -229,6 +215,6 @@ def export_weights(model: nn.Module, layout: str) -> dict[str, Tensor]:
             out[key] = torch.tensor(values, dtype=torch.float32).reshape(3, 1, 1)
         for level, cells in enumerate(model.rpn.anchor_generator.cell_anchors):
             out[f"{CELL_ANCHORS}{level}"] = cells.detach().cpu().clone()
-        alias, name = SCALE_CONV_ALIAS
-        out.update({name + k[len(alias):]: v for k, v in list(out.items()) if k.startswith(alias)})
+        for alias, name in names.aliases.items():
+            out.update({alias + k[len(name):]: v for k, v in list(out.items()) if k.startswith(name)})
     return out

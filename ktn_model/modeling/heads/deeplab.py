@@ -1,8 +1,7 @@
-"""detectron2's DensePose RoI heads (``DensePoseV1ConvXHead``, ``DensePoseDeepLabHead``) under detectron2's names.
+"""detectron2's ``DensePoseDeepLabHead``: ASPP [+ non-local block] then stacked conv-GN-ReLU layers.
 
 The module and parameter names are detectron2's, so the ``roi_heads.densepose_head.*`` entries of a detectron2
-model-zoo checkpoint, stripped of that prefix, load with ``load_state_dict(strict=True)``. See
-docs/densepose_heads.md for the layer-by-layer description and the key list.
+model-zoo checkpoint load by name. docs/densepose_heads.md describes the layers and the key list.
 """
 
 from __future__ import annotations
@@ -11,60 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layers import conv_gn_relu, msra_fill
+from ..layers import conv_gn_relu
+from ..registry import DENSEPOSE_HEADS
+from .stacked import StackedConvs
 
 ASPP_DILATIONS = (6, 12, 56)
-NORMS = ("GN", "")
-
-
-class Conv2dNorm(nn.Conv2d):
-    """``nn.Conv2d`` followed by an optional ``norm`` child, named as detectron2's ``layers.Conv2d`` names it.
-
-    (N, C_in, H, W) -> (N, C_out, H', W'): conv, then ``norm`` when given (no activation: callers apply it).
-    """
-
-    def __init__(self, *args, norm: nn.Module | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.norm = norm
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = super().forward(x)
-        return x if self.norm is None else self.norm(x)
-
-
-class StackedConvs(nn.Module):
-    """Base of both heads: ``num_convs`` × (``body_conv_fcnK`` same-padded conv [+ GroupNorm(32)], ReLU), MSRA fill.
-
-    ``add_body_convs`` registers them after whatever the head registered first (detectron2's state-dict order).
-    ``norm`` "GN": convs without bias, each with a ``norm`` child; "": convs with bias.
-    ``body``: (N, c_in, H, W) -> (N, out_channels, H, W), out_channels = channels (c_in without convs).
-    """
-
-    def add_body_convs(self, c_in: int, channels: int, num_convs: int, kernel: int, norm: str = "") -> None:
-        if norm not in NORMS:
-            raise ValueError(f"DensePose head norm must be one of {NORMS}, got {norm!r}")
-        self.num_convs = num_convs
-        for k in range(num_convs):
-            conv = Conv2dNorm(c_in if k == 0 else channels, channels, kernel, padding=kernel // 2, bias=not norm,
-                              norm=nn.GroupNorm(32, channels) if norm else None)
-            self.add_module(f"body_conv_fcn{k + 1}", msra_fill(conv))
-        self.out_channels = channels if num_convs else c_in
-
-    def body(self, x: Tensor) -> Tensor:
-        for k in range(self.num_convs):
-            x = F.relu(getattr(self, f"body_conv_fcn{k + 1}")(x))  # (N, channels, H, W)
-        return x
-
-
-class DensePoseV1ConvXHead(StackedConvs):
-    """``num_convs`` × (3×3 conv with bias, ReLU): (N, c_in, R, R) -> (N, channels, R, R)."""
-
-    def __init__(self, c_in: int, channels: int = 512, num_convs: int = 8, kernel: int = 3):
-        super().__init__()
-        self.add_body_convs(c_in, channels, num_convs, kernel)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.body(x)
 
 
 class ASPPPooling(nn.Sequential):
@@ -128,6 +78,7 @@ class NONLocalBlock2D(nn.Module):
         return x + self.W(y)
 
 
+@DENSEPOSE_HEADS.register("DensePoseDeepLabHead")
 class DensePoseDeepLabHead(StackedConvs):
     """``ASPP`` (c_in -> c_in) [+ ``NLBlock``] then ``num_convs`` × (3×3 conv + GN(32) + ReLU).
 
@@ -148,5 +99,7 @@ class DensePoseDeepLabHead(StackedConvs):
             x = self.NLBlock(x)
         return self.body(x)
 
-
-HEADS = {"DensePoseV1ConvXHead": DensePoseV1ConvXHead, "DensePoseDeepLabHead": DensePoseDeepLabHead}
+    @classmethod
+    def from_config(cls, cfg, c_in: int) -> DensePoseDeepLabHead:
+        deeplab = cfg.MODEL.ROI_DENSEPOSE_HEAD.DEEPLAB
+        return cls(c_in, **cls.head_dims(cfg), norm=deeplab.NORM, nonlocal_on=bool(deeplab.NONLOCAL_ON))

@@ -1,4 +1,4 @@
-"""DensePose training RoIs, targets and losses (docs/method.md, "Training RoIs and targets", "Losses").
+"""DensePose training RoIs and targets (docs/method.md, "Training RoIs and targets"): what every loss samples.
 
 All boxes are XYXY in the network-input frame; DensePose points and S_gt live in the 256×256 frame
 of their GT box, so they need no resizing.
@@ -11,12 +11,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.models.detection.roi_heads import keypointrcnn_loss
 from torchvision.ops import box_iou
 
 from ktn_model.data.meta import DP_FRAME
-
-from .structures import DensePoseOutput
 
 # The summed U/V losses are taken per this many images: the release's 4 images per process (docs/training.md).
 UV_LOSS_IMAGES = 4
@@ -115,17 +112,7 @@ def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int | t
     return out[:, 0].round().long()
 
 
-class DensePoseLossWeights(NamedTuple):
-    """Weights of the U/V (summed over points, per ``UV_LOSS_IMAGES`` images), I, S, M and keypoint losses."""
-
-    uv: float = 0.01
-    i: float = 1.0
-    s: float = 2.0
-    m: float = 5.0
-    k: float = 0.1
-
-
-def _zero(*tensors: Tensor) -> Tensor:
+def zero_loss(*tensors: Tensor) -> Tensor:
     """A zero loss connected to ``tensors`` so that every parameter still gets a (zero) gradient."""
     return sum(t.sum() for t in tensors) * 0.0
 
@@ -138,40 +125,3 @@ def uv_loss_scale(num_images: int) -> float:
     released batch (4 processes × 4 images) the factor is 1, the release's per-process sum.
     """
     return UV_LOSS_IMAGES / num_images
-
-
-def densepose_losses(out: DensePoseOutput, rois: list[DensePoseRoIs], targets: list[dict],
-                     w: DensePoseLossWeights) -> dict[str, Tensor]:
-    """The weighted U, V, I, S, M and keypoint losses over the RoIs of the batch (``out`` concatenates them).
-
-    ``rois`` and ``targets`` hold one entry per image of this process's batch.
-    """
-    boxes = torch.cat([r.boxes for r in rois])
-    gt_boxes = torch.cat([t["boxes"][r.gt] for r, t in zip(rois, targets, strict=True)])
-    points = [t["dp_points"][g] for r, t in zip(rois, targets, strict=True) for g in r.gt.tolist()]
-    masks = torch.cat([t["dp_masks"][r.gt] for r, t in zip(rois, targets, strict=True)])
-    loss_k = keypointrcnn_loss(out.K, [r.boxes for r in rois], [t["keypoints"] for t in targets],
-                               [r.gt for r in rois])
-    losses = {"loss_keypoint": w.k * loss_k}
-    dense = torch.tensor([len(p) > 0 for p in points], dtype=torch.bool, device=boxes.device)
-    if not dense.any():
-        zero = _zero(out.M, out.I, out.U, out.V, out.S)
-        return {**{f"loss_densepose_{n}": zero for n in "UVISM"}, **losses}
-    idx = torch.where(dense)[0]
-    sel = out[idx]
-    s = point_samples([points[i] for i in idx.tolist()], gt_boxes[idx], boxes[idx], out.I.shape[-1])
-    fg = s.I > 0
-    part_gt = s.I[fg, None]
-    u = bilinear_sample(sel.U, s)[fg].gather(1, part_gt)[:, 0]
-    v = bilinear_sample(sel.V, s)[fg].gather(1, part_gt)[:, 0]
-    i_logits = bilinear_sample(sel.I, s)
-    s_gt = resample_masks(masks[idx], gt_boxes[idx], boxes[idx], out.S.shape[-1])
-    uv = w.uv * uv_loss_scale(len(targets))
-    losses.update(
-        loss_densepose_U=uv * F.smooth_l1_loss(u, s.U[fg], reduction="sum"),
-        loss_densepose_V=uv * F.smooth_l1_loss(v, s.V[fg], reduction="sum"),
-        loss_densepose_I=w.i * F.cross_entropy(i_logits, s.I) if len(s.I) else _zero(sel.I),
-        loss_densepose_S=w.s * F.cross_entropy(sel.S, s_gt),
-        loss_densepose_M=w.m * F.cross_entropy(sel.M, s_gt.clamp(0, 1)),
-    )
-    return losses
