@@ -183,3 +183,37 @@ def test_infer_with_a_checkpoint_that_does_not_fit_is_one_line_exit_2(tmp_path):
                                    "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", GRAPH])
     assert res.exit_code == 2, res.output
     assert len(res.output.strip().splitlines()) == 1 and "r34.pkl does not fit this config" in res.output
+
+
+def _stage1(tmp_path: Path, *drop: str) -> Path:
+    """A release-layout stage-1 file: the KTN model without the ``drop``ped blocks, plus a keypoint R-CNN head."""
+    state = {k: v for k, v in export_weights(_model(0), "ktnv2").items() if not k.startswith(drop)}
+    state["roi_heads.keypoint_head.conv_fcn1.weight"] = torch.zeros(8, 8, 3, 3)
+    state["roi_heads.keypoint_head.score_lowres.weight"] = torch.zeros(8, 17, 4, 4)
+    torch.save({"model": state}, tmp_path / "R50-MIDv2-kpt.pth")
+    return tmp_path / "R50-MIDv2-kpt.pth"
+
+
+def test_a_stage1_checkpoint_starts_training_with_a_fresh_densepose_predictor(tmp_path):
+    path = _stage1(tmp_path, "roi_heads.densepose_predictor.")
+    model, fresh = _model(1), _model(1)
+    report = load_weights(model, str(path), training=True)
+    assert report.missing and all(k.startswith("roi_heads.densepose_predictor.") for k in report.missing)
+    assert report.unexpected == ["roi_heads.keypoint_head.conv_fcn1.weight",
+                                 "roi_heads.keypoint_head.score_lowres.weight"]
+    summary = report.summary()
+    assert "start fresh (not in the weights): roi_heads.densepose_predictor." in summary
+    assert "not used: roi_heads.keypoint_head." in summary
+    got, start, source = model.state_dict(), fresh.state_dict(), _model(0).state_dict()
+    for key in got:  # the predictor keeps its random start, everything else comes from the file
+        assert torch.equal(got[key], start[key] if key in report.missing else source[key]), key
+
+
+def test_a_stage1_checkpoint_is_refused_for_evaluation_and_other_gaps_always(tmp_path):
+    path = _stage1(tmp_path, "roi_heads.densepose_predictor.", "roi_heads.densepose_head.")
+    with pytest.raises(WeightsMismatch, match=r"a stage-1 checkpoint \(no DensePose roi_heads.densepose_head"):
+        load_weights(_model(1), str(path))
+    assert load_weights(_model(1), str(path), training=True).missing  # head and predictor both start fresh
+    gap = _stage1(tmp_path, "roi_heads.densepose_predictor.", "roi_heads.box_head.")
+    with pytest.raises(WeightsMismatch, match="model tensors have no source: .*box_head"):
+        load_weights(_model(1), str(gap), training=True)

@@ -144,7 +144,9 @@ def train_worker(cfg, resume: bool) -> dict | None:
     trainer = build_trainer(cfg)
     start = trainer.resume() if resume else None
     if start is None:
-        load_weights(trainer.model, cfg.MODEL.WEIGHTS)
+        report = load_weights(trainer.model, cfg.MODEL.WEIGHTS, training=True)
+        if (report.missing or report.unexpected) and comm.is_main_process():
+            print(report.summary())  # a stage-1 or torchvision start: what starts fresh
     elif trainer.iteration >= trainer.max_iter:
         if comm.is_main_process():
             print(f"nothing to resume: {start} is at iteration {trainer.iteration}, SOLVER.MAX_ITER is "

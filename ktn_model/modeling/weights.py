@@ -30,6 +30,10 @@ from .detectron2_layout import CELL_ANCHORS, PIXEL_KEYS, Detectron2Names, from_d
 TORCHVISION = "torchvision:"
 BACKBONE_BODY = "backbone.body."
 EXPORT_LAYOUTS = ("detectron2", "ktnv2")  # ktnv2: detectron2 names plus the release's buffers and aliases
+# A stage-1 checkpoint (the release's R50-MIDv2-kpt.pth: keypoint R-CNN + MIDv2) starts KTN training: only these
+# of our tensors may start fresh, and only its keypoint R-CNN head (original names) may go unused.
+STAGE1_FRESH = ("roi_heads.densepose_head.", "roi_heads.densepose_predictor.")
+STAGE1_UNUSED = ("roi_heads.keypoint_head.",)
 logger = logging.getLogger(__name__)
 
 
@@ -62,7 +66,7 @@ class LoadReport:
 
     def summary(self) -> str:
         lines = [f"weights {self.source} ({self.layout} layout): loaded {len(self.loaded)} tensors"]
-        for title, names in (("not in the weights", self.missing), ("not used", self.unexpected)):
+        for title, names in (("start fresh (not in the weights)", self.missing), ("not used", self.unexpected)):
             if names:
                 lines.append(f"  {title}: {_groups(names)}")
         return "\n".join(lines)
@@ -131,8 +135,13 @@ def _check_buffers(model: nn.Module, names: Detectron2Names, state: dict[str, Te
                 raise WeightsMismatch(f"{source}: {key} is not a copy of {twin}")
 
 
-def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, source: str) -> dict[str, Tensor]:
-    """``state`` in ``layout`` -> ``model``'s own names and layouts; WeightsMismatch unless it fits exactly."""
+def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, source: str,
+                     training: bool = False) -> tuple[dict[str, Tensor], list[str]]:
+    """``state`` in ``layout`` -> (``model``'s tensors in its own names and layouts, the unused checkpoint names).
+
+    WeightsMismatch unless it fits exactly, or, with ``training``, it is a stage-1 checkpoint: what is missing
+    lies under ``STAGE1_FRESH`` and what is unused under ``STAGE1_UNUSED``.
+    """
     own = model.state_dict()
     if layout == "detectron2":
         names = Detectron2Names(model)
@@ -145,15 +154,22 @@ def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, so
     else:
         converted, unused = {k: v for k, v in state.items() if k in own}, [k for k in state if k not in own]
     missing = [k for k in own if k not in converted]
+    stage1 = bool(missing) and all(k.startswith(STAGE1_FRESH) for k in missing) and all(
+        k.startswith(STAGE1_UNUSED) for k in unused)
+    if stage1 and not training:
+        raise WeightsMismatch(f"{source}: a stage-1 checkpoint (no DensePose {_groups(missing)}): it starts "
+                              "training as MODEL.WEIGHTS; evaluation and inference need a trained model")
+    left = [] if stage1 else unused
+    missing = [] if stage1 else missing
     shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in converted.items()
               if tuple(v.shape) != tuple(own[k].shape)]
     problems = [f"{len(missing)} model tensors have no source: {_groups(missing)}" if missing else "",
-                f"{len(unused)} checkpoint tensors are not used: {_groups(unused)}" if unused else "",
+                f"{len(left)} checkpoint tensors are not used: {_groups(left)}" if left else "",
                 f"{len(shapes)} shapes differ: {'; '.join(shapes[:4])}" if shapes else ""]
     if any(problems):
         raise WeightsMismatch(f"{source} does not fit this config ({layout} layout): "
                               + "; ".join(p for p in problems if p))
-    return {k: v.to(own[k].dtype) for k, v in converted.items()}
+    return {k: v.to(own[k].dtype) for k, v in converted.items()}, unused
 
 
 def _torchvision_state_dict(name: str) -> dict[str, Tensor]:
@@ -170,11 +186,12 @@ def _torchvision_state_dict(name: str) -> dict[str, Tensor]:
     return state
 
 
-def load_weights(model: nn.Module, spec: str) -> LoadReport:
-    """Load ``spec`` ("" = keep the random init) into ``model``; one summary line is logged.
+def load_weights(model: nn.Module, spec: str, training: bool = False) -> LoadReport:
+    """Load ``spec`` ("" = keep the random init) into ``model``; the summary is logged.
 
-    A checkpoint file must fit exactly (``WeightsMismatch`` otherwise). ``torchvision:`` weights initialise what
-    they have (e.g. an ImageNet backbone) and the summary lists the rest.
+    A checkpoint file must fit exactly (``WeightsMismatch`` otherwise), except a stage-1 checkpoint when
+    ``training`` (``convert_to_model``): its DensePose head / predictor start fresh, as in the release.
+    ``torchvision:`` weights initialise what they have (an ImageNet backbone). The summary lists what was not loaded.
     """
     if not spec:
         return LoadReport("(none)", "-", [], [], [])
@@ -187,9 +204,10 @@ def load_weights(model: nn.Module, spec: str) -> LoadReport:
     else:
         state = read_checkpoint(spec)
         layout = detect_layout(state, spec)
-        converted = convert_to_model(model, state, layout, spec)
-        model.load_state_dict(converted, strict=True)
-        report = LoadReport(spec, layout, sorted(converted), [], [])
+        converted, unused = convert_to_model(model, state, layout, spec, training)
+        model.load_state_dict(converted, strict=False)
+        report = LoadReport(spec, layout, sorted(converted), sorted(set(model.state_dict()) - set(converted)),
+                            sorted(unused))
     logger.info(report.summary())
     return report
 
