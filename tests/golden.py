@@ -6,6 +6,7 @@ The checkpoints are not stored: every tensor follows from ``manifest.json`` by t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import zlib
@@ -13,16 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
+from ktn_model.data.resize import resize_shortest_edge
 from ktn_utils.safe_pickle import safe_load
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
+RELEASE_PIXEL_MEAN = (103.530, 116.280, 123.675)  # BGR; the release's pixel_std is 1
 
 
-def make_weights(fixture: str) -> dict[str, np.ndarray]:
-    """Every state-dict entry of ``fixture``, in manifest order, as the original code saw it."""
+def make_weights(fixture: str, prefix: str = "") -> dict[str, np.ndarray]:
+    """The state-dict entries of ``fixture`` whose keys start with ``prefix`` (default: all), in manifest order,
+    as the original code saw them."""
     folder = GOLDEN / fixture
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = {k: e for k, e in json.loads((folder / "manifest.json").read_text()).items() if k.startswith(prefix)}
     weights: dict[str, np.ndarray] = {}
     for key, spec in manifest.items():
         if "mean" in spec:
@@ -32,7 +37,7 @@ def make_weights(fixture: str) -> dict[str, np.ndarray]:
         elif "crkg" in spec:
             weights[key] = np.asarray(safe_load(folder / spec["crkg"])).T.astype(np.float32)
         elif "value" in spec:
-            weights[key] = np.asarray(spec["value"], np.float32).reshape(spec["shape"])
+            weights[key] = np.asarray(spec["value"], spec.get("dtype", "float32")).reshape(spec["shape"])
     for key, spec in manifest.items():
         if "alias_of" in spec:
             weights[key] = weights[spec["alias_of"]]
@@ -61,3 +66,17 @@ def sampled(tensor: torch.Tensor | np.ndarray, exp: dict[str, np.ndarray], key: 
     """(ours, theirs) at the positions the fixture sampled for ``key``."""
     values = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else tensor
     return values[tuple(exp[f"{key}_pos"].T)], exp[f"{key}_val"]
+
+
+def load_image(name: str) -> np.ndarray:
+    """``astronaut`` or ``coffee``: (H, W, 3) uint8 RGB, as the fixtures' original code read it."""
+    return np.asarray(Image.open(GOLDEN / f"{name}.png").convert("RGB"))
+
+
+def release_input(fixture: str, image: str) -> torch.Tensor:
+    """What the release's backbone saw: ``image`` resized (800, max 1333), BGR, minus the pixel mean, no padding,
+    (1, 3, H, W) float32. The resized pixels are checked against the fixture's sha256 of ``input_resized_bgr``."""
+    bgr = np.ascontiguousarray(resize_shortest_edge(load_image(image), 800, 1333)[..., ::-1])
+    assert hashlib.sha256(bgr.tobytes()).hexdigest() == str(expected(fixture, image)["input_resized_bgr_sha256"])
+    x = torch.from_numpy(bgr).permute(2, 0, 1).float()
+    return (x - torch.tensor(RELEASE_PIXEL_MEAN).view(3, 1, 1))[None]

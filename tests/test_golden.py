@@ -16,8 +16,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, expected, make_weights, sampled, write_detectron2_pkl, write_release_pth
-from PIL import Image
+from golden import GOLDEN, expected, load_image, make_weights, sampled, write_detectron2_pkl, write_release_pth
 from torchvision.models.detection.roi_heads import keypointrcnn_inference
 
 from ktn_model.config import setup_cfg
@@ -38,10 +37,6 @@ KEYS = {
                 I="raw_fine_segm_I", U="raw_u", V="raw_v", S="raw_parts_S", K="raw_keypoint_K"),
 }
 TOP = 20  # detections whose DensePose results the fixtures hold
-
-
-def load_image(name: str) -> np.ndarray:
-    return np.asarray(Image.open(GOLDEN / f"{name}.png").convert("RGB"))
 
 
 @pytest.fixture(scope="module", params=list(FIXTURES))

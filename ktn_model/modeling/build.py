@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 
 from . import backbone as _backbones  # noqa: F401 (importing registers every variant)
-from . import heads, losses, predictors  # noqa: F401
+from . import heads, hrfpn, losses, predictors  # noqa: F401
 from .instance import InstanceStrengthening
 from .ktn import KTN
 from .layers import c2_xavier_fill

@@ -1,10 +1,11 @@
 """Write the small subset of a golden fixture that the tests use (see README.md here).
 
-    python tests/data/golden/subset.py FIXTURE_DIR OUT_DIR
+    python tests/data/golden/subset.py FIXTURE_DIR OUT_DIR [ARRAY ...]
 
 FIXTURE_DIR holds ``manifest.json``, ``expected_<image>.npz`` (and, for the KTN release, the three CRKG
 pickles); OUT_DIR gets the manifest, the pickles and ``expected_<image>.npz`` with the full-size raw maps
-replaced by ``SAMPLES`` sampled positions (``<key>_pos`` / ``<key>_val``).
+replaced by ``SAMPLES`` sampled positions (``<key>_pos`` / ``<key>_val``). Naming ARRAYs (e.g. ``p1``
+``input_resized_bgr``) keeps only those arrays (``p1`` stands for ``p1_pos`` and ``p1_val``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ SAMPLED = ("dp_coarse_segm", "dp_fine_segm", "dp_u", "dp_v", "raw_coarse_segm_M"
 DROPPED = ("input_resized_bgr",)
 
 
-def subset(npz: Path) -> dict[str, np.ndarray]:
+def subset(npz: Path, keep: list[str] | None = None) -> dict[str, np.ndarray]:
     g = np.load(npz)
     out: dict[str, np.ndarray] = {}
     for key in g.files:
+        if keep and key.removesuffix("_pos").removesuffix("_val") not in keep:
+            continue
         value = g[key]
         if key in DROPPED:
             out[f"{key}_sha256"] = np.array(hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest())
@@ -38,13 +41,13 @@ def subset(npz: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def main(src: Path, dst: Path) -> None:
+def main(src: Path, dst: Path, keep: list[str] | None = None) -> None:
     dst.mkdir(parents=True, exist_ok=True)
     for path in [src / "manifest.json", *sorted(src.glob("*_crkg.pkl"))]:
         shutil.copy(path, dst / path.name)
     for npz in sorted(src.glob("expected_*.npz")):
-        np.savez_compressed(dst / npz.name, **subset(npz))
+        np.savez_compressed(dst / npz.name, **subset(npz, keep))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])
