@@ -32,8 +32,8 @@ def evaluate(
     run `ktn infer --annotations GT_JSON`. A ground truth without DensePose annotations is refused.
     """
     from ktn_model.config import setup_cfg
-    from ktn_model.engine.evaluator import print_metrics
-    from ktn_model.evaluation import evaluate_densepose  # heavy imports only when the command runs
+    from ktn_model.evaluation import evaluate_densepose  # imports only when the command runs; never torch
+    from ktn_model.evaluation.report import print_metrics
 
     if out is not None and out.is_dir():
         raise IsADirectoryError(f"--out {out}: is a directory; give a file name such as {out / 'metrics.json'}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from test_eval_protocol import LARGE_BOX, MEDIUM_BOX, detection, gt_json, person, write_toy_eval_data
@@ -58,3 +60,20 @@ def test_bad_input_gives_one_line_and_exit_code_2(files, eval_dir, tmp_path, bre
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and message in result.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+def test_the_evaluate_command_imports_neither_torch_nor_the_inference_code(files, eval_dir, tmp_path):
+    gt, results = files
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ktn_cli.ktn import app\n"
+        f"args = ['evaluate', {str(gt)!r}, {str(results)!r}, '--eval-data', {str(eval_dir)!r}]\n"
+        "result = CliRunner().invoke(app, args)\n"
+        "assert result.exit_code == 0, result.output\n"
+        "heavy = ('torch', 'torchvision', 'onnx', 'onnxruntime', 'matplotlib', 'pandas', 'ktn_model.engine.outputs', "
+        "'ktn_model.engine.predictor', 'ktn_model.engine.evaluator', 'ktn_model.modeling', 'ktn_model.export')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-2000:]

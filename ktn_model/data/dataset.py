@@ -1,4 +1,5 @@
-"""DensePose-COCO as a torch dataset producing CONTRIBUTING's dataset -> model interface.
+"""DensePose-COCO as a torch dataset producing CONTRIBUTING's dataset -> model interface: the
+``densepose_coco`` dataset format (``ktn_model.data.catalog.DATASET_FORMATS``).
 
 The annotation rules (required fields, crowds, box clipping, the keypoint +0.5, the training image
 filter) are described in ``docs/usage.md``, section "Annotation files".
@@ -6,6 +7,7 @@ filter) are described in ``docs/usage.md``, section "Annotation files".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ktn_model.data.catalog import DatasetSpec
+from ktn_model.data.catalog import DATASET_FORMATS, DatasetSpec
 from ktn_model.data.coco_json import load_coco
 from ktn_model.data.meta import DP_FRAME, DP_KEYS, DP_POINT_KEYS, KEYPOINT_OFFSET, NUM_KEYPOINTS
 from ktn_model.data.part_masks import decode_part_masks
@@ -76,11 +78,17 @@ def _points(ann: dict) -> np.ndarray:
     return np.stack([np.asarray(ann[k], dtype=np.float32).reshape(-1) for k in DP_POINT_KEYS], axis=1)
 
 
-def annotations_to_target(anns: list[dict], image_id: int, height: int, width: int) -> dict:
+def _part_labels(ann: dict) -> np.ndarray:
+    return decode_part_masks(ann["dp_masks"])
+
+
+def annotations_to_target(anns: list[dict], image_id: int, height: int, width: int,
+                          part_labels: Callable[[dict], np.ndarray] = _part_labels) -> dict:  # fmt: skip
     """Json annotations of one image -> the target dict (CONTRIBUTING interface).
 
     Crowds are dropped, boxes are clipped to the image and empty ones removed; a person without
     DensePose keeps its box and keypoints with ``dp_valid`` False, no points and an all-zero map.
+    ``part_labels(ann)`` gives a DensePose person's (256, 256) uint8 S_gt (default: its ``dp_masks`` decoded).
     """
     persons = []
     for ann in anns:
@@ -90,7 +98,7 @@ def annotations_to_target(anns: list[dict], image_id: int, height: int, width: i
         if not ann.get("iscrowd", 0) and box[2] > box[0] and box[3] > box[1]:
             persons.append((ann, box))
     dense = [has_densepose(ann) for ann, _ in persons]
-    masks = [decode_part_masks(ann["dp_masks"]) if d else np.zeros((DP_FRAME, DP_FRAME), np.uint8)
+    masks = [part_labels(ann) if d else np.zeros((DP_FRAME, DP_FRAME), np.uint8)
              for (ann, _), d in zip(persons, dense, strict=True)]  # fmt: skip
     return {
         "boxes": torch.as_tensor(np.array([b for _, b in persons], np.float32).reshape(-1, 4)),
@@ -113,12 +121,28 @@ def read_image(path: Path, height: int, width: int) -> torch.Tensor:
     return torch.from_numpy(pixels).permute(2, 0, 1).float().div_(255.0)
 
 
+def _check_mask_canvas(path: Path, anns: list[dict], canvas: int) -> None:
+    """A ValueError naming the file and annotation whose ``dp_masks`` RLEs are not ``canvas`` × ``canvas``."""
+    for ann in anns:
+        for k, rle in enumerate(ann.get("dp_masks") or (), start=1):
+            size = rle.get("size") if isinstance(rle, dict) else None
+            if rle and list(size or ()) != [canvas, canvas]:
+                raise ValueError(f"{path}: annotation {ann.get('id')}: dp_masks entry {k} has size {size}; this "
+                                 f"dataset format reads {canvas}x{canvas} part masks (CONTRIBUTING.md, "
+                                 f"\"How to add a dataset format\")")  # fmt: skip
+
+
+@DATASET_FORMATS.register("densepose_coco")
 class DensePoseCocoDataset(torch.utils.data.Dataset):
     """Images of a DensePose-COCO json at original size with their targets (no augmentation).
 
     ``train=True`` applies the training image filter (``keep_for_training``); test sets keep every
     image. ``dataset[i]`` -> (image (3, H, W) float32, target dict); ``records[i]`` gives sizes.
+    ``dp_masks`` RLEs must be ``MASK_CANVAS`` × ``MASK_CANVAS`` (the 256 grid of the box); a format on
+    another canvas overrides ``MASK_CANVAS`` and ``part_labels`` (CONTRIBUTING.md, "How to add a dataset format").
     """
+
+    MASK_CANVAS = DP_FRAME
 
     def __init__(self, spec: DatasetSpec, train: bool = False):
         self.spec = spec
@@ -127,6 +151,7 @@ class DensePoseCocoDataset(torch.utils.data.Dataset):
         for image_id in sorted(coco.getImgIds()):
             info = coco.imgs[image_id]
             anns = [a for a in coco.imgToAnns.get(image_id, []) if a.get("category_id", 1) == 1]
+            _check_mask_canvas(spec.json_file, anns, self.MASK_CANVAS)
             records.append(ImageRecord(image_id, spec.image_dir / info["file_name"], int(info["height"]),
                                        int(info["width"]), anns))  # fmt: skip
         self.records = [r for r in records if keep_for_training(r)] if train else records
@@ -134,10 +159,14 @@ class DensePoseCocoDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def part_labels(self, ann: dict) -> np.ndarray:
+        """A DensePose person's (256, 256) uint8 S_gt in 0..14 from its ``dp_masks``."""
+        return _part_labels(ann)
+
     def target(self, index: int) -> dict:
         """The target dict of record ``index`` (no image read)."""
         rec = self.records[index]
-        return annotations_to_target(rec.annotations, rec.image_id, rec.height, rec.width)
+        return annotations_to_target(rec.annotations, rec.image_id, rec.height, rec.width, self.part_labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, dict]:
         rec = self.records[index]

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 
-from ktn_model.data.catalog import DatasetSpec, resolve
-from ktn_model.data.dataset import DensePoseCocoDataset, ImageReadError, read_image
+from ktn_model.data.catalog import DatasetSpec, build_dataset, resolve
+from ktn_model.data.dataset import ImageReadError, read_image
 from ktn_model.data.transforms import UVSymmetry, build_uv_symmetry, hflip
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def _loader(dataset: Dataset, sym, batch_sampler, num_workers: int, seed: int, b
 
 def build_train_dataset(cfg) -> ConcatDataset:
     """All ``DATASETS.TRAIN`` sets, training-filtered (the image filter of ``docs/usage.md``), in order."""
-    return ConcatDataset([DensePoseCocoDataset(resolve(name, cfg.DATASETS.ROOT), train=True)
+    return ConcatDataset([build_dataset(resolve(name, cfg.DATASETS.ROOT), train=True)
                           for name in cfg.DATASETS.TRAIN])  # fmt: skip
 
 
@@ -181,10 +181,10 @@ def build_train_loader(cfg, rank: int = 0, world_size: int = 1, seed: int | None
 
 
 def build_test_loader(cfg, dataset_spec: str | DatasetSpec, batch_size: int = 1) -> SkippingLoader:
-    """Every image of one test set, in image-id order, unflipped; ``loader.dataset`` is the
-    ``DensePoseCocoDataset`` (its ``spec.json_file`` is the ground truth for evaluation)."""
+    """Every image of one test set, in image-id order, unflipped; ``loader.dataset`` is the dataset its
+    format built (its ``spec.json_file`` is the ground truth for evaluation)."""
     spec = dataset_spec if isinstance(dataset_spec, DatasetSpec) else resolve(dataset_spec, cfg.DATASETS.ROOT)
-    dataset = DensePoseCocoDataset(spec, train=False)
+    dataset = build_dataset(spec, train=False)
     keys = [(i, False) for i in range(len(dataset))]
     batches = [keys[i : i + batch_size] for i in range(0, len(keys), batch_size)]
     return _loader(dataset, None, batches, cfg.DATALOADER.NUM_WORKERS, cfg.SEED, set())

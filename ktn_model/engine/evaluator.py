@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
 from torch import nn
 
 from ktn_model.data.loader import build_test_loader
 from ktn_model.engine.outputs import coco_results
 from ktn_model.engine.predictor import Predictor
 from ktn_model.evaluation import evaluate_densepose
-from ktn_model.evaluation.matching import METRIC_NAMES
+from ktn_model.evaluation.report import metrics_table, print_metrics, report_console  # noqa: F401  (used by runner, demo)
 from ktn_utils.atomic import atomic_write
-
-REDIRECTED_WIDTH = 160
-SECTIONS = {"densepose_gps": "GPS", "densepose_gpsm": "GPSm", "keypoints": "keypoints"}
 
 
 @torch.no_grad()
@@ -63,25 +57,3 @@ def _safe_name(dataset: str) -> str:
     """A file-name-safe label for a dataset spec (a registered name, or ``ANN_JSON:IMAGE_DIR``)."""
     stem = Path(dataset.split(":")[0]).stem if ":" in dataset else dataset
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)
-
-
-def metrics_table(metrics: dict[str, dict[str, float]], title: str = "DensePose evaluation") -> Table:
-    """A rich table: one row per section (GPS, GPSm, keypoints), the AP/AR columns ×100."""
-    table = Table(title=title)
-    table.add_column("metric")
-    for column in METRIC_NAMES:
-        table.add_column(column, justify="right")
-    for section, values in metrics.items():
-        label = SECTIONS.get(section.rsplit("/", 1)[-1], section)
-        prefix = section.rsplit("/", 1)[0] + " " if "/" in section else ""
-        table.add_row(prefix + label, *(f"{values[c]:.2f}" if c in values else "-" for c in METRIC_NAMES))
-    return table
-
-
-def report_console() -> Console:
-    """stdout, not wrapped at 80 columns when redirected to a file or pipe."""
-    return Console(width=None if sys.stdout.isatty() else REDIRECTED_WIDTH, soft_wrap=True)
-
-
-def print_metrics(metrics: dict[str, dict[str, float]], title: str = "DensePose evaluation") -> None:
-    report_console().print(metrics_table(metrics, title))

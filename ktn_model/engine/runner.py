@@ -13,8 +13,7 @@ from pathlib import Path
 import torch
 
 from ktn_model.config import setup_cfg
-from ktn_model.data.catalog import resolve
-from ktn_model.data.dataset import DensePoseCocoDataset
+from ktn_model.data.catalog import build_dataset, resolve
 from ktn_model.data.loader import SkippingLoader, build_train_loader
 from ktn_model.data.transforms import build_uv_symmetry
 from ktn_model.engine import distributed as comm
@@ -106,7 +105,7 @@ def check_inputs(cfg, workers: int = 1) -> None:
     for name in cfg.DATASETS.TRAIN:
         resolve(name, cfg.DATASETS.ROOT)
     for name in cfg.DATASETS.TEST:
-        DensePoseCocoDataset(resolve(name, cfg.DATASETS.ROOT))
+        build_dataset(resolve(name, cfg.DATASETS.ROOT))
     if cfg.DATASETS.TEST:
         check_eval_data(cfg.TEST.EVAL_DATA_DIR)
     build_uv_symmetry(cfg)  # the flip tables, when INPUT.HFLIP_TRAIN is on
