@@ -29,6 +29,7 @@ FIXTURES = {  # fixture -> (preset, checkpoint writer, keys of the expected arra
     "R_50_FPN_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml", write_detectron2_pkl, "d2"),
     "R_101_FPN_DL_s1x": ("configs/detectron2/densepose_rcnn_R_101_FPN_DL_s1x.yaml", write_detectron2_pkl, "d2"),
     "R_50_KTNv2": ("configs/release/ktnv2_R_50.yaml", write_release_pth, "ktn"),
+    "HRNet_w32_KTNv2": ("configs/release/ktnv2_HRNet_w32.yaml", write_release_pth, "ktn"),
 }
 KEYS = {
     "d2": dict(boxes="pred_boxes", scores="scores", logits="rpn_logits", M="dp_coarse_segm", I="dp_fine_segm",
@@ -94,11 +95,12 @@ def test_stage_by_stage_on_astronaut(golden_model):
     images, features, proposals = stages(model, pixels)
     assert images.tensors.shape[-2:] == (800, 800)
 
-    # FPN P2..P6: |diff| <= 1e-4 + 1e-4 |value|
-    for level, key in zip(range(2, 7), ["0", "1", "2", "3", "pool"], strict=True):
-        f = features[key][0] if exp[f"p{level}_pos"].shape[1] == 3 else features[key]
-        ours, theirs = sampled(f, exp, f"p{level}")
-        assert (np.abs(ours - theirs) <= 1e-4 + 1e-4 * np.abs(theirs)).all(), f"P{level}"
+    # FPN P2..P6 (HRFPN p1..p5), finest first: |diff| <= 1e-4 + 1e-4 |value|
+    levels = sorted({k.split("_")[0] for k in exp if k[0] == "p" and k[1:].split("_")[0].isdigit()})
+    for level, key in zip(levels, model.backbone.strides, strict=True):
+        f = features[key][0] if exp[f"{level}_pos"].shape[1] == 3 else features[key]
+        ours, theirs = sampled(f, exp, level)
+        assert (np.abs(ours - theirs) <= 1e-4 + 1e-4 * np.abs(theirs)).all(), level
 
     # proposals as a set: each of theirs has one of ours within 0.01 px
     theirs = exp["rpn_boxes"]
@@ -123,7 +125,10 @@ def test_stage_by_stage_on_astronaut(golden_model):
 
     # DensePose branch on the top detections (their boxes in the resized frame)
     top = boxes[0][:TOP]
-    raw, _ = heads.densepose(features, [top], images.image_sizes)
+    raw, p_c = heads.densepose(features, [top], images.image_sizes)
+    if "mid_Pc_pos" in exp:  # the MIDv2 map
+        ours, theirs = sampled(p_c, exp, "mid_Pc")
+        np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
     for field, atol in (("M", 1e-3), ("I", 1e-3), ("U", 1e-4), ("V", 1e-4), ("S", 1e-3), ("K", 1e-3)):
         if field in keys:
             ours, theirs = sampled(getattr(raw, field)[:3], exp, keys[field])

@@ -14,6 +14,7 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
+from .detectron2_layout import SAME_NAMES
 from .hrnet import HRNet, StageSpec
 from .registry import BACKBONES
 
@@ -52,6 +53,11 @@ class HRFPNBackbone(nn.Module):
             for k in range(num_levels))
         self.out_channels = out_channels
         self.strides = {f"p{k + 1}": 2 ** (k + 2) for k in range(num_levels)}
+        self.roi_levels = list(self.strides)  # box pooling and MID use all five levels, as released
+
+    def detectron2_rules(self) -> list:
+        """The release's names are ours."""
+        return SAME_NAMES
 
     def forward(self, images: Tensor) -> OrderedDict[str, Tensor]:
         branches = [up(x) for up, x in zip(self.interp_conv, self.bottom_up(images), strict=True)]

@@ -95,6 +95,12 @@ class MultiScaleFusion(nn.Module):
         return self.predictor(torch.cat([branch(x) for branch in self.branches], dim=1))
 
 
+def first_level(num_levels: int) -> int:
+    """The original code's number of the finest level, which its decoder names: P2 of a 4-level FPN, p1 of the
+    5-level HRFPN."""
+    return 2 if num_levels == 4 else 1
+
+
 def decoder_dims(cfg) -> dict:
     head = cfg.MODEL.ROI_DENSEPOSE_HEAD
     return dict(c_in=cfg.MODEL.FPN.OUT_CHANNELS, channels=head.DECODER_CONV_DIMS, out_channels=head.DECODER_OUT_DIMS)
@@ -128,17 +134,12 @@ class MIDv2(nn.Module):
         return cls(**decoder_dims(cfg), multi_scale=cfg.MODEL.ROI_DENSEPOSE_HEAD.DECODER_MULTI_SCALE_ON,
                    num_levels=num_levels)
 
-    @property
-    def first_level(self) -> int:
-        """The release's number of the finest level: P2 of a 4-level FPN, p1 of the 5-level HRFPN."""
-        return 2 if len(self.scale_heads) == 4 else 1
-
     detectron2_prefix = "roi_heads.mid_decoder."
 
     def detectron2_rules(self) -> list:
         """The release's names. Ours: [conv, IFA] per stage (IFA = 1×1 conv + pixel shuffle); the release:
         [conv, 1×1 conv, shuffle], so stage j's modules are at 3j and 3j + 1."""
-        k = self.first_level
+        k = first_level(len(self.scale_heads))
         return [
             (r"fa\.(\d)\.conv\.0\.(\w+)", lambda m: f"bottom_up_p{int(m[1]) + k}.adt_conv.{m[2]}"),
             (r"scale_heads\.(\d)\.(\d+)\.0\.(\w+)", lambda m: f"p{int(m[1]) + k}.{3 * (int(m[2]) // 2)}.{m[3]}"),
@@ -175,7 +176,8 @@ class MIDv1(nn.Module):
 
     def detectron2_rules(self) -> list:
         """detectron2's DensePose decoder: the Sequential indices are the same on both sides."""
-        return [(r"scale_heads\.(\d)\.(\d+)\.0\.(\w+)", lambda m: f"p{int(m[1]) + 2}.{m[2]}.{m[3]}"),
+        k = first_level(len(self.scale_heads))
+        return [(r"scale_heads\.(\d)\.(\d+)\.0\.(\w+)", lambda m: f"p{int(m[1]) + k}.{m[2]}.{m[3]}"),
                 (r"predictor\.(\w+)", lambda m: f"predictor.{m[1]}")]
 
 

@@ -34,6 +34,9 @@ EXPORT_LAYOUTS = ("detectron2", "ktnv2")  # ktnv2: detectron2 names plus the rel
 # of our tensors may start fresh, and only its keypoint R-CNN head (original names) may go unused.
 STAGE1_FRESH = ("roi_heads.densepose_head.", "roi_heads.densepose_predictor.")
 STAGE1_UNUSED = ("roi_heads.keypoint_head.",)
+# An HRNet ImageNet classifier initialises the HRFPN backbone's HRNet (training only); its classification head
+# (incre_modules, downsamp_modules, final_layer, classifier) goes unused.
+HRNET_IMAGENET, HRNET_BODY = "hrnet-imagenet", "backbone.bottom_up."
 logger = logging.getLogger(__name__)
 
 
@@ -107,11 +110,14 @@ def read_checkpoint(path: str | Path) -> dict[str, Tensor]:
 
 
 def detect_layout(state: dict[str, Tensor], source: str) -> str:
-    """"ktn" (this project, torchvision names) or "detectron2" (detectron2 and the KTN release)."""
+    """"ktn" (this project, torchvision names), "detectron2" (detectron2 and the KTN release) or "hrnet-imagenet"
+    (an HRNet ImageNet classifier: the official HRNet-Image-Classification / timm ``hrnet_w*`` names)."""
     if any(k.startswith(("backbone.body.", "rpn.")) for k in state):
         return "ktn"
     if any(k.startswith(("backbone.bottom_up.", "proposal_generator.")) for k in state):
         return "detectron2"
+    if "conv1.weight" in state and any(k.startswith("stage4.") for k in state):
+        return HRNET_IMAGENET
     raise ValueError(f"{source}: unknown checkpoint layout (first keys: {', '.join(list(state)[:3])})")
 
 
@@ -186,6 +192,27 @@ def _torchvision_state_dict(name: str) -> dict[str, Tensor]:
     return state
 
 
+def _hrnet_imagenet(model: nn.Module, state: dict[str, Tensor], source: str,
+                    training: bool) -> tuple[dict[str, Tensor], list[str]]:
+    """An HRNet ImageNet classifier -> the HRNet of an HRFPN backbone, which must take every one of its tensors."""
+    own = model.state_dict()
+    body = [k for k in own if k.startswith(HRNET_BODY)]
+    if not training or not body:
+        raise WeightsMismatch(f"{source}: an HRNet ImageNet classifier initialises the HRNet of an HRFPN backbone "
+                              "(MODEL.BACKBONE.NAME build_hrfpn_backbone) for training only")
+    converted = {HRNET_BODY + k: v for k, v in state.items() if HRNET_BODY + k in own}
+    missing = [k for k in body if k not in converted]
+    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in converted.items()
+              if v.shape != own[k].shape]
+    if missing or shapes:
+        raise WeightsMismatch(f"{source} does not fit this HRNet ({HRNET_IMAGENET} layout): "
+                              + "; ".join(p for p in (f"{len(missing)} HRNet tensors have no source: "
+                                                      f"{_groups(missing)}" if missing else "",
+                                                      f"{len(shapes)} shapes differ: {'; '.join(shapes[:4])}"
+                                                      if shapes else "") if p))
+    return {k: v.to(own[k].dtype) for k, v in converted.items()}, [k for k in state if HRNET_BODY + k not in own]
+
+
 def load_weights(model: nn.Module, spec: str, training: bool = False) -> LoadReport:
     """Load ``spec`` ("" = keep the random init) into ``model``; the summary is logged.
 
@@ -204,7 +231,10 @@ def load_weights(model: nn.Module, spec: str, training: bool = False) -> LoadRep
     else:
         state = read_checkpoint(spec)
         layout = detect_layout(state, spec)
-        converted, unused = convert_to_model(model, state, layout, spec, training)
+        if layout == HRNET_IMAGENET:
+            converted, unused = _hrnet_imagenet(model, state, spec, training)
+        else:
+            converted, unused = convert_to_model(model, state, layout, spec, training)
         model.load_state_dict(converted, strict=False)
         report = LoadReport(spec, layout, sorted(converted), sorted(set(model.state_dict()) - set(converted)),
                             sorted(unused))
