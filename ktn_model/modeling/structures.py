@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ktn_model.data.iuv import encode_iuv
+from ktn_model.data.iuv import iuv_array
 
 
 @dataclass
@@ -81,4 +81,4 @@ class DensePoseChartResult:
 
     def iuv(self) -> np.ndarray:
         """(3, H, W) uint8 [I, U·255, V·255], the official result encoding."""
-        return encode_iuv(self.labels.cpu().numpy(), self.uv.cpu().numpy())
+        return iuv_array(self.labels.cpu().numpy(), self.uv.cpu().numpy())
