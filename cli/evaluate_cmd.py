@@ -31,13 +31,15 @@ def evaluate(
     The results must use the ground truth's image ids (and file names, when they carry them):
     run `ktn infer --annotations GT_JSON`. A ground truth without DensePose annotations is refused.
     """
-    from ktn_model.config import setup_cfg
     from ktn_model.evaluation import evaluate_densepose  # imports only when the command runs; never torch
     from ktn_model.evaluation.report import print_metrics
 
     if out is not None and out.is_dir():
         raise IsADirectoryError(f"--out {out}: is a directory; give a file name such as {out / 'metrics.json'}")
-    eval_data = eval_data or Path(setup_cfg(config_file, opts).TEST.EVAL_DATA_DIR)
+    if eval_data is None:
+        from ktn_model.config import setup_cfg
+
+        eval_data = Path(setup_cfg(config_file, opts).TEST.EVAL_DATA_DIR)
     metrics = evaluate_densepose(gt_json, results_json, eval_data)
     print_metrics(metrics, f"{results_json} (×100, maxDets 20)")
     if out is not None:
