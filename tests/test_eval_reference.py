@@ -61,3 +61,16 @@ def test_oks_equals_pycocotools_bit_for_bit(scenes):
         assert np.array_equal(ours, expected)
         compared += 1
     assert compared >= 6
+
+
+def test_worker_processes_give_the_same_numbers(scenes, synth_dir):
+    from ktn_model.evaluation.part_analysis import PartAnalysis
+    from ktn_model.evaluation.parts import all_parts
+
+    gt_path, results_path = scenes[1]
+    outcomes = []
+    for workers in (1, 3):
+        analysis = PartAnalysis()
+        metrics = evaluate_densepose(gt_path, results_path, synth_dir / "eval_data", [analysis], workers=workers)
+        outcomes.append((metrics, repr(analysis.rows(all_parts())), analysis.confusion.tolist()))
+    assert outcomes[0] == outcomes[1]

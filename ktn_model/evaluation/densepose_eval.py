@@ -13,6 +13,8 @@ GPS-mode matching while its IUVs are decoded.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from pycocotools.coco import COCO
 
 from ktn_model.data.meta import DP_POINT_KEYS
 from ktn_model.evaluation.detections import Detection, ResultIndex, number_list
-from ktn_model.evaluation.eval_data import EvalData, load_eval_data
+from ktn_model.evaluation.eval_data import EvalData, as_eval_data
 from ktn_model.evaluation.gps import GpsScorer, GtPoints, gt_points
 from ktn_model.evaluation.ground_truth import GroundTruth
 from ktn_model.evaluation.keypoints import keypoint_ignore, oks_matrix
@@ -35,6 +37,7 @@ from ktn_model.evaluation.matching import MAX_DETS, ImagePairs, ModeAccumulator
 # this covered fraction, a DT at this mask IoU.
 REGION_GT_COVER = 0.7
 REGION_DT_IOU = 0.9
+IMAGES_PER_WORKER = 100
 # A similarity below 0.5 never takes part in the matching. GPSm = sqrt(GPS · IoU) <= sqrt(GPS) can reach 0.5 only
 # where GPS >= 0.25: below this (a margin under 0.25) neither GPS nor the mask IoU is computed.
 GPSM_NEEDS_IOU = 0.249
@@ -131,6 +134,8 @@ class ImageResult:
 class Observer(Protocol):
     def image(self, result: ImageResult) -> None: ...
 
+    def extend(self, other) -> None: ...
+
 
 class DensePoseEvaluator:
     """Scores one ground truth and one result set image by image (see the module docstring)."""
@@ -144,9 +149,34 @@ class DensePoseEvaluator:
         if found.with_keypoints:
             self.modes["keypoints"] = ModeAccumulator(densepose=False)
 
-    def run(self) -> dict[str, dict[str, float]]:
-        """The metrics of every mode, ×100, images in sorted id order."""
-        for image_id in self.truth.image_ids():
+    def run(self, workers: int | None = None) -> dict[str, dict[str, float]]:
+        """The metrics of every mode, ×100, images in sorted id order.
+
+        ``workers`` > 1 processes (default ``default_workers``) score contiguous runs of images; their matches
+        and observations are joined in image order, so the numbers do not depend on ``workers``.
+        """
+        image_ids = self.truth.image_ids()
+        workers = default_workers(len(image_ids)) if workers is None else max(1, min(workers, len(image_ids)))
+        if workers == 1:
+            self.score(image_ids)
+        else:
+            global _FORKED
+            _FORKED = (self, np.array_split(np.array(image_ids, dtype=np.int64), workers))
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    for modes, observers in pool.map(_score_run, range(workers)):
+                        for name, mode in modes.items():
+                            self.modes[name].extend(mode)
+                        for mine, theirs in zip(self.observers, observers, strict=True):
+                            mine.extend(theirs)
+            finally:
+                _FORKED = None
+        return {name: mode.summary() for name, mode in self.modes.items()}
+
+    def score(self, image_ids) -> None:
+        """Score ``image_ids`` (sorted) into ``modes`` and the observers."""
+        for image_id in image_ids:
+            image_id = int(image_id)
             anns = self.truth.annotations(image_id)
             dets = self.found.detections(image_id)
             gps, gpsm = self._densepose(self.truth.images[image_id], anns, dets)
@@ -204,6 +234,28 @@ class DensePoseEvaluator:
         return gpsm
 
 
+def default_workers(num_images: int) -> int:
+    """One process per usable CPU, at most one per ``IMAGES_PER_WORKER`` images; 1 where fork is missing."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, num_images // IMAGES_PER_WORKER))
+
+
+_FORKED: tuple[DensePoseEvaluator, list[np.ndarray]] | None = None  # what a forked worker inherits
+
+
+def _score_run(index: int) -> tuple[dict, list]:
+    """In a forked worker: score run ``index`` of the inherited evaluator with fresh accumulators."""
+    evaluator, runs = _FORKED
+    evaluator.truth.source.reopen()
+    evaluator.found.source.reopen()
+    evaluator.modes = {name: ModeAccumulator(mode.densepose) for name, mode in evaluator.modes.items()}
+    evaluator.observers = [type(observer)() for observer in evaluator.observers]
+    evaluator.score(runs[index])
+    return evaluator.modes, evaluator.observers
+
+
 def _top_detections(dts: list[Detection]) -> list[Detection]:
     """The ``MAX_DETS`` highest-scoring detections, ties in results order."""
     order = np.argsort([-d.score for d in dts], kind="mergesort")[:MAX_DETS]
@@ -231,16 +283,24 @@ def evaluate_densepose(
     results: str | Path | list,
     eval_data_dir: str | Path | EvalData,
     observers: Iterable[Observer] = (),
+    workers: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """GPS and GPSm AP/AR ×100 under ``densepose_gps`` and ``densepose_gpsm``.
 
     ``gt``: DensePose-COCO json path or COCO; ``results``: list of official result dicts or a json
     path; ``eval_data_dir``: directory of the three evaluation files (or a loaded ``EvalData``). When
     the results carry ``keypoints``, a ``keypoints`` section holds COCO keypoint AP/AR. Malformed
-    detections raise ValueError naming the detection; empty results score 0. ``observers`` see every image.
+    detections raise ValueError naming the detection; empty results score 0. ``observers`` see every image
+    (an observer has ``image(ImageResult)``, ``extend(other)`` and a constructor without arguments, for the
+    worker processes); ``workers``: see ``DensePoseEvaluator.run``.
     """
     with GroundTruth.load(gt) as truth, ResultIndex.load(results, truth.file_names) as found:
-        if found.with_keypoints and truth.keypoint_gap:
-            raise ValueError(f"{truth.path}: {truth.keypoint_gap}")
-        eval_data = eval_data_dir if isinstance(eval_data_dir, EvalData) else load_eval_data(eval_data_dir)
-        return DensePoseEvaluator(truth, found, eval_data, observers).run()
+        return score(truth, found, as_eval_data(eval_data_dir), observers, workers)
+
+
+def score(truth: GroundTruth, found: ResultIndex, eval_data: EvalData, observers: Iterable[Observer] = (),
+          workers: int | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """The metrics of checked results ``found`` against ``truth`` (see ``evaluate_densepose``)."""
+    if found.with_keypoints and truth.keypoint_gap:
+        raise ValueError(f"{truth.path}: {truth.keypoint_gap}")
+    return DensePoseEvaluator(truth, found, eval_data, observers).run(workers)

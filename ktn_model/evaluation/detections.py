@@ -135,6 +135,9 @@ class ListReader:
     def read(self, start: int, end: int):
         return self.items[start]
 
+    def reopen(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

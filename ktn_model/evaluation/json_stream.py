@@ -147,8 +147,12 @@ class SpanReader:
     """Parses the record at a byte span of ``path`` again (the file stays open; use as a context manager)."""
 
     def __init__(self, path: str | Path, what: str = "file"):
-        self.path = Path(path)
+        self.path, self.what = Path(path), what
         self.f = _open(self.path, what)
+
+    def reopen(self) -> None:
+        """A file of its own (a forked process must not share the parent's file position)."""
+        self.f = _open(self.path, self.what)
 
     def read(self, start: int, end: int):
         self.f.seek(start)

@@ -144,6 +144,13 @@ class Accumulator:
         both = np.concatenate([matches.dt_matched, ~matches.dt_ignore]).T  # (D, 2T)
         self.flags += np.packbits(both, axis=1).tobytes()
 
+    def extend(self, other: Accumulator) -> None:
+        """Append the images of ``other`` (they come after this one's)."""
+        self.scores.extend(other.scores)
+        self.flags += other.flags
+        self.num_gt += other.num_gt
+        self.images += other.images
+
     def result(self) -> tuple[np.ndarray, np.ndarray]:
         """Precision (T, R) and recall (T,) over all images; −1 where no GT counts."""
         num_t = len(THRESHOLDS)
@@ -204,6 +211,10 @@ class ModeAccumulator:
     def add(self, pairs: ImagePairs) -> None:
         for name, rng in AREA_RANGES.items():
             self.areas[name].add(match_image(pairs, rng, self.densepose))
+
+    def extend(self, other: ModeAccumulator) -> None:
+        for name, acc in self.areas.items():
+            acc.extend(other.areas[name])
 
     def summary(self) -> dict[str, float]:
         return summarize({name: acc.result() for name, acc in self.areas.items()})

@@ -33,6 +33,11 @@ from ktn_model.evaluation.matching import AREA_RANGES, THRESHOLDS, match_image
 from ktn_model.evaluation.parts import Part
 
 MATCH_THRESHOLD_INDEX = 0  # the matching at GPS >= THRESHOLDS[0] = 0.5
+MATCHING_RULE = (
+    "official GPS matching at 0.5 in the 'all' area range (ignore regions, the 20 highest-scoring detections per "
+    "image in score order, each taking the free GT with the highest GPS >= 0.5: the true positives of GPS AP50); "
+    "a GT counts when it has DensePose points with a surface vertex"
+)
 _FIELDS = ("points", "correct", "u_sq", "v_sq", "distance")  # per patch, per image
 
 
