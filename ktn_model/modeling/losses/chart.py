@@ -15,6 +15,7 @@ from .sampling import (
     DensePoseRoIs,
     PointSamples,
     bilinear_sample,
+    part_values,
     point_samples,
     resample_masks,
     uv_loss_scale,
@@ -58,23 +59,30 @@ class DensePoseChartLoss:
         return cls(DensePoseLossWeights(dp.POINT_REGRESSION_WEIGHTS, dp.PART_WEIGHTS, dp.INDEX_WEIGHTS,
                                         dp.BODY_MASK_WEIGHTS, cfg.MODEL.ROI_KEYPOINT_HEAD.LOSS_WEIGHT))
 
+    def zero_losses(self, out: DensePoseOutput) -> dict[str, Tensor]:
+        """The ``dense_losses`` keys at 0, connected to the ``dense_maps`` (a batch without annotated points)."""
+        zero = zero_loss(*(getattr(out, name) for name in self.dense_maps))
+        return {f"loss_densepose_{name}": zero for name in self.dense_maps}
+
     def roi_losses(self, out: DensePoseOutput, rois: list[DensePoseRoIs], targets: list[dict]) -> dict[str, Tensor]:
         return {}
 
     def dense_losses(self, t: DenseTargets, num_images: int) -> dict[str, Tensor]:
-        """U, V, I at the points; M against the masks (fg = any part)."""
-        s, fg = t.points, t.points.I > 0
-        part_gt = s.I[fg, None]
-        u = bilinear_sample(t.out.U, s)[fg].gather(1, part_gt)[:, 0]  # (P_fg,) at the annotated patch
-        v = bilinear_sample(t.out.V, s)[fg].gather(1, part_gt)[:, 0]
+        """U, V, I at the points; M against the masks (fg = any part; the 14 coarse parts when M has 15 channels)."""
+        s = t.points
         i_logits = bilinear_sample(t.out.I, s)  # (P, 25)
-        uv = self.w.uv * uv_loss_scale(num_images)
+        coarse = t.masks if t.out.M.shape[1] > 2 else t.masks.clamp(0, 1)
         return {
-            "loss_densepose_U": uv * F.smooth_l1_loss(u, s.U[fg], reduction="sum"),
-            "loss_densepose_V": uv * F.smooth_l1_loss(v, s.V[fg], reduction="sum"),
+            **self.uv_losses(t, self.w.uv * uv_loss_scale(num_images)),
             "loss_densepose_I": self.w.i * F.cross_entropy(i_logits, s.I) if len(s.I) else zero_loss(t.out.I),
-            "loss_densepose_M": self.w.m * F.cross_entropy(t.out.M, t.masks.clamp(0, 1)),
+            "loss_densepose_M": self.w.m * F.cross_entropy(t.out.M, coarse),
         }
+
+    def uv_losses(self, t: DenseTargets, weight: float) -> dict[str, Tensor]:
+        """Smooth L1 of U and V at the points on the body, summed, times ``weight``."""
+        s, fg = t.points, t.points.I > 0
+        return {"loss_densepose_U": weight * F.smooth_l1_loss(part_values(t.out.U, s), s.U[fg], reduction="sum"),
+                "loss_densepose_V": weight * F.smooth_l1_loss(part_values(t.out.V, s), s.V[fg], reduction="sum")}
 
     def __call__(self, out: DensePoseOutput, rois: list[DensePoseRoIs], targets: list[dict]) -> dict[str, Tensor]:
         boxes = torch.cat([r.boxes for r in rois])
@@ -84,8 +92,7 @@ class DensePoseChartLoss:
         losses = self.roi_losses(out, rois, targets)
         dense = torch.tensor([len(p) > 0 for p in points], dtype=torch.bool, device=boxes.device)
         if not dense.any():
-            zero = zero_loss(*(getattr(out, name) for name in self.dense_maps))
-            return {**{f"loss_densepose_{name}": zero for name in self.dense_maps}, **losses}
+            return {**self.zero_losses(out), **losses}
         idx = torch.where(dense)[0]
         sel = out[idx]
         size = sel.M.shape[-1]

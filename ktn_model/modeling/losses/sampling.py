@@ -94,6 +94,12 @@ def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
             + (1 - wx) * wy * m[s.roi, s.y_hi, s.x_lo] + wx * wy * m[s.roi, s.y_hi, s.x_hi])
 
 
+def part_values(maps: Tensor, s: PointSamples) -> Tensor:
+    """maps (N, 25, S, S) -> (P_fg,): bilinear at the points on the body, in the channel of their annotated patch."""
+    fg = s.I > 0
+    return bilinear_sample(maps, s)[fg].gather(1, s.I[fg, None])[:, 0]
+
+
 def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int | tuple[int, int] = 112) -> Tensor:
     """S_gt (N, 256, 256) in GT frames -> (N, h, w) int64 in the frames of ``boxes``.
 
