@@ -15,7 +15,7 @@ import numpy as np
 import typer
 
 from ktn_model.surface.correspond import SurfaceLocator
-from ktn_model.surface.iuv import UV_SCALE
+from ktn_model.surface.iuv_image import UV_SCALE
 from ktn_model.surface.standin import random_uv_mesh
 from ktn_model.surface.uv_mesh import load_uv_data
 

@@ -42,7 +42,8 @@ def infer(
     min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score",
                                     help="Keep detections with at least this score (0 keeps every detection)."),
     vis: str = typer.Option(",".join(DEFAULT_VIS), "--vis", help="Comma-separated pictures to write: dp_contour, "
-                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints."),
+                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints; dp_uv_uncertainty (confidence "
+                            "models); dp_vertex (CSE models, whose default is dp_vertex,bbox)."),
     annotations: Path | None = typer.Option(
         None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
         "input image must be in it."
@@ -57,6 +58,9 @@ def infer(
     texture_atlas: Path | None = typer.Option(
         None, "--texture-atlas", help="Texture atlas (ktn texture extract) that dp_iuv_texture paints; default: "
         "a reference atlas of one colour and a UV grid per patch."),
+    mesh: Path | None = typer.Option(
+        None, "--mesh", help="CSE models: mesh pickle with 'vertices' (e.g. detectron2's smpl_27554.pkl) that colours "
+        "dp_vertex pictures by 3D position (default: a fixed colouring by vertex index)."),
 ) -> None:
     """Run a trained model on images or videos and write IUV/INDS PNGs, pictures and results.json.
 
@@ -64,6 +68,7 @@ def infer(
     """
     from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
     from ktn_model.engine.predictor import Predictor
+    from ktn_model.engine.vertex_colours import load_mesh_vertices
     from ktn_model.engine.visualize import parse_vis
     from ktn_model.surface.atlas import load_atlas
 
@@ -74,7 +79,8 @@ def infer(
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
     atlas = None if texture_atlas is None else load_atlas(texture_atlas)[0]
-    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas)
+    mesh_xyz = None if mesh is None else load_mesh_vertices(mesh)
+    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, mesh_xyz=mesh_xyz)
     start = time.perf_counter()
     results = run(job, paths, batch_size)
     rate = len(paths) / (time.perf_counter() - start)

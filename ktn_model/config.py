@@ -257,6 +257,26 @@ _C.MODEL.ROI_DENSEPOSE_HEAD.CASCADE_STAGE1_WEIGHT = 1.0  # deep supervision: the
 # Teacher inpainting (docs/other_systems.md, "Teacher inpainting"): the pseudo-labelled points of
 # DATASETS.TRAIN_PSEUDO_LABELS are supervised with the I, U, V point losses × this weight.
 _C.MODEL.ROI_DENSEPOSE_HEAD.PSEUDO_LABEL_WEIGHT = 0.2
+# Confidence estimation (detectron2's DensePoseChartWithConfidencePredictor, docs/confidence.md): U/V confidences
+# ("iid_iso": sigma_2; "indep_aniso": sigma_2, kappa_u, kappa_v) with sigma^2 = softplus(sigma_2) + EPSILON, and
+# segmentation confidences that multiply the M and I logits (the "M" presets).
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.ENABLED = False
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.EPSILON = 0.01
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.TYPE = "iid_iso"  # "iid_iso" | "indep_aniso"
+_C.MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.ENABLED = False
+_C.MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.EPSILON = 0.01
+# Continuous surface embeddings (detectron2's DensePoseEmbeddingPredictor, docs/cse.md): a D-dim embedding per pixel,
+# compared with the vertex embeddings of one mesh. EMBEDDER_TYPE "vertex_feature" (features (V, FEATURE_DIM) @
+# embeddings (FEATURE_DIM, D)) or "vertex_direct" (embeddings (V, D)); both come from the checkpoint.
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.EMBED_SIZE = 16
+# The mesh of the person class (detectron2's CLASS_TO_MESH_NAME_MAPPING "0").
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.MESH_NAME = "smpl_27554"
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.EMBEDDER_TYPE = "vertex_feature"
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.NUM_VERTICES = 27554
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.FEATURE_DIM = 256
 
 # ---------------------------------------------------------------------------------------------
 _C.INPUT = CfgNode()

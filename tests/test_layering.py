@@ -39,3 +39,38 @@ def test_ktn_model_meets_ktn_kg_only_through_load_graph():
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "ktn_kg":
                 uses.add(f"ktn_kg.{node.attr}")
     assert uses == {"ktn_kg.load_graph"}
+
+
+def test_no_import_circle_in_ktn_model():
+    """Imports between ktn_model modules (lazy ones included, relative ones resolved) form no cycle."""
+    graph: dict[str, set[str]] = {}
+    for path in (ROOT / "ktn_model").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):  # a lazy import inside a function counts too
+            if isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                targets |= {module} | {f"{module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names}
+        graph[name] = {t for t in targets if t.startswith("ktn_model")}
+    modules = set(graph)
+
+    def visit(node: str, stack: list[str], done: set[str]) -> list[str] | None:
+        if node in stack:
+            return stack[stack.index(node):] + [node]
+        if node in done:
+            return None
+        done.add(node)
+        for target in graph.get(node, ()):
+            if target in modules and target != node and not node.startswith(target + "."):
+                cycle = visit(target, [*stack, node], done)
+                if cycle:
+                    return cycle
+        return None
+
+    done: set[str] = set()
+    cycles = [c for m in sorted(modules) if (c := visit(m, [], done))]
+    assert cycles == []

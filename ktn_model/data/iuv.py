@@ -15,7 +15,7 @@ def iuv_size(bbox_w: float, bbox_h: float) -> tuple[int, int]:
     return max(int(bbox_h), 1), max(int(bbox_w), 1)
 
 
-def encode_iuv(labels: np.ndarray, uv: np.ndarray) -> np.ndarray:
+def iuv_array(labels: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """labels (H, W) in 0..24 and uv (2, H, W) float -> (3, H, W) uint8 [I, U·255, V·255].
 
     U and V are scaled by 255, clipped to [0, 255] and truncated, and are 0 wherever the label is 0.

@@ -46,7 +46,7 @@ class Predictor:
 
     def __init__(self, cfg, model: torch.nn.Module, min_score: float = 0.0):
         self.model = model.eval()
-        self.postprocess = build_postprocess(cfg)
+        self.postprocess = build_postprocess(cfg).bind(model)
         self.device = next(model.parameters(), torch.empty(0)).device  # an exported graph has none: CPU
         self.sizes = (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
         self.min_score = min_score

@@ -20,13 +20,10 @@ from ktn_model.data.resize import shortest_edge_size
 from ktn_model.modeling.ktn import KTN
 from ktn_utils.atomic import atomic_write
 
+from .formats import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, FORMATS, INPUT_NAME, OPSET
 from .graph import TracedKTN, example_image
+from .runtime import load_exported
 
-FORMATS = ("onnx", "torchscript")
-OPSET = 17
-INPUT_NAME = "image"
-CONFIG_KEY = "ktn.config"  # ONNX metadata key holding the config (YAML)
-EXTRA_CONFIG, EXTRA_OUTPUTS = "ktn_config.yaml", "ktn_outputs.json"  # TorchScript extra files
 # (height, width) of the tracing and the verification images before the test resize: landscape, then portrait.
 TRACE_SHAPE, VERIFY_SHAPE = (480, 640), (640, 480)
 
@@ -73,8 +70,6 @@ def _torchscript_bytes(traced: TracedKTN, image: torch.Tensor, config: str) -> b
 def export_model(model: KTN, cfg, out: str | Path, fmt: str, check: bool = True) -> Verification | None:
     """Trace ``model`` (on CPU) into ``out`` in format ``fmt`` (one of ``FORMATS``), written atomically, then
     (``check``) verify the written file on another image shape."""
-    from .runtime import load_exported
-
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     traced = TracedKTN(model.cpu())

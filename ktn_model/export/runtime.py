@@ -17,10 +17,9 @@ from torch import Tensor, nn
 from ktn_model.config import CfgNode, setup_cfg
 from ktn_model.modeling import predictor_output_type
 
-from .exporter import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, INPUT_NAME
+from .formats import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, INPUT_NAME, ONNX_SUFFIX
 from .graph import to_detection
 
-ONNX_SUFFIX = ".onnx"
 ONNX_EXTRA = 'pip install -e ".[onnx]"'
 
 

@@ -66,7 +66,7 @@ def build_densepose_predictor(cfg, c_in: int, graphs: Mapping[str, np.ndarray] |
 
 def predictor_output_type(cfg) -> type:
     """The output type of the predictor ``cfg`` names, without building it (an exported graph's outputs)."""
-    return PREDICTORS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME).output_type
+    return PREDICTORS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME).output_type_for(cfg)
 
 
 def build_densepose_loss(cfg, predictor: nn.Module):

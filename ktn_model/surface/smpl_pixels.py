@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ktn_model.surface.correspond import SurfaceLocator
-from ktn_model.surface.iuv import person_pixels, surface_coords
+from ktn_model.surface.iuv_image import person_pixels, surface_coords
 from ktn_model.surface.smpl import SMPLTemplate, smpl_faces_of, surface_points
 
 

@@ -18,7 +18,7 @@ from scipy.sparse.linalg import spsolve
 
 from ktn_model.data.meta import NUM_PATCHES
 from ktn_model.surface.atlas import atlas_shape, bilinear_texels, tile_origin, tile_size_of, tiles
-from ktn_model.surface.iuv import person_pixels, surface_coords
+from ktn_model.surface.iuv_image import person_pixels, surface_coords
 
 REFERENCE_GRID = 10  # UV grid lines per tile side in the reference atlas
 REFERENCE_TILE = 64

@@ -94,6 +94,12 @@ def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
             + (1 - wx) * wy * m[s.roi, s.y_hi, s.x_lo] + wx * wy * m[s.roi, s.y_hi, s.x_hi])
 
 
+def part_values(maps: Tensor, s: PointSamples) -> Tensor:
+    """maps (N, 25, S, S) -> (P_fg,): bilinear at the points on the body, in the channel of their annotated patch."""
+    fg = s.I > 0
+    return bilinear_sample(maps, s)[fg].gather(1, s.I[fg, None])[:, 0]
+
+
 def zero_loss(*tensors: Tensor) -> Tensor:
     """A zero loss connected to ``tensors`` so that every parameter still gets a (zero) gradient."""
     return sum(t.sum() for t in tensors) * 0.0
