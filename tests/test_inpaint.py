@@ -79,6 +79,10 @@ def test_the_loss_on_pseudo_points_is_the_point_loss_times_its_weight():
             0.25 * losses[f"loss_densepose_{name}"].item(), rel=1e-6)
     plain = {k: v for k, v in target.items() if k != "dp_pseudo"}
     assert "loss_densepose_I_pseudo" not in DensePoseChartLoss()(out, rois, [plain])
+    no_rois = [DensePoseRoIs(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long))]
+    empty = DensePoseChartLoss()(out[:0], no_rois, [target])  # an image without DensePose RoIs: zero terms
+    assert {k: v.item() for k, v in empty.items() if k.endswith("_pseudo")} == {
+        "loss_densepose_U_pseudo": 0.0, "loss_densepose_V_pseudo": 0.0, "loss_densepose_I_pseudo": 0.0}
 
 
 def test_a_flip_mirrors_the_pseudo_points(tmp_path):

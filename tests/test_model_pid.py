@@ -11,8 +11,8 @@ from ktn_model.config import setup_cfg
 from ktn_model.data.person_masks import person_union
 from ktn_model.modeling import build_model
 from ktn_model.modeling.heads.pid import DensePosePIDHead, PIDFeatures
-from ktn_model.modeling.losses.pid import instance_aware_loss, stencil_samples
-from ktn_model.modeling.losses.sampling import point_samples
+from ktn_model.modeling.losses.pid import PIDLoss, instance_aware_loss, stencil_samples
+from ktn_model.modeling.losses.sampling import DensePoseRoIs, point_samples
 from ktn_model.modeling.predictors.pid import DensePosePIDPredictor, PIDOutput
 
 SLIM = "configs/pidnet_tiny_cpu.yaml"
@@ -62,6 +62,21 @@ def test_the_extra_dense_targets_paint_each_point_and_its_diagonal_neighbours():
     assert cells == [(0, 2, 1), (0, 2, 3), (0, 3, 2), (0, 4, 1), (0, 4, 3),
                      (1, 0, 0), (1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1)]  # clamped at the border
     assert roi.tolist() == [0] * 10
+
+
+def test_a_batch_without_points_has_the_same_loss_terms():
+    torch.manual_seed(0)
+    out = PIDOutput(*(torch.randn(2, c, 8, 8) for c in (2, 25, 25, 25, 15, 2)))
+    masks = torch.zeros(1, 256, 256, dtype=torch.uint8)
+    masks[0, 64:192, 64:192] = 2
+    target = {"boxes": torch.tensor([[0.0, 0.0, 16.0, 16.0]]), "dp_valid": torch.tensor([True]), "dp_masks": masks,
+              "dp_points": [torch.tensor([[100.0, 100.0, 2.0, 0.5, 0.5]])]}
+    rois = [DensePoseRoIs(torch.tensor([[0.0, 0.0, 16.0, 16.0], [2.0, 2.0, 14.0, 14.0]]), torch.tensor([0, 0]))]
+    loss = PIDLoss()
+    with_points = loss(out, rois, [target])
+    without = loss(out, rois, [{**target, "dp_points": [torch.zeros(0, 5)]}])
+    assert sorted(with_points) == sorted(without)
+    assert without["loss_densepose_dense_I"].item() == 0.0 and without["loss_densepose_semantic"].item() > 0
 
 
 def test_head_and_predictor_shapes_and_the_predictor_it_needs():

@@ -81,6 +81,11 @@ class PIDLoss(DensePoseChartLoss):
         return {"loss_densepose_semantic": self.pid.semantic * F.cross_entropy(out.P, semantic.long()),
                 "loss_densepose_instance": self.pid.instance * instance_aware_loss(out.M, own)}
 
+    def zero_losses(self, out: PIDOutput) -> dict[str, Tensor]:
+        """The chart's zero terms and the extra dense ones (a batch without annotated points has every key)."""
+        zero = super().zero_losses(out)
+        return {**zero, **{f"loss_densepose_dense_{name}": zero["loss_densepose_I"] for name in "IUV"}}
+
     def dense_losses(self, t: DenseTargets, num_images: int) -> dict[str, Tensor]:
         chart = super().dense_losses(t, num_images)
         s, size = t.points, t.out.I.shape[-1]

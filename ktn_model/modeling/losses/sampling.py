@@ -73,7 +73,7 @@ def _grid_axis(coord: Tensor, lo: Tensor, extent: Tensor, size: int) -> tuple[Te
 
 def point_samples(points: list[Tensor], gt_boxes: Tensor, boxes: Tensor, size: int = 112) -> PointSamples:
     """points: per RoI (P_i, 5) [x, y, I, U, V] in the GT frame; gt_boxes, boxes (N, 4) -> the points inside."""
-    counts = torch.tensor([len(p) for p in points], device=boxes.device)
+    counts = torch.tensor([len(p) for p in points], dtype=torch.long, device=boxes.device)
     pts = torch.cat(points) if points else boxes.new_zeros((0, 5))
     roi = torch.repeat_interleave(torch.arange(len(points), device=boxes.device), counts)
     gt, box = gt_boxes[roi], boxes[roi]
