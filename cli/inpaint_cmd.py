@@ -46,4 +46,4 @@ def inpaint(
     images = images if images is not None else annotations.parent / "images"
     summary = run_inpaint(weights, annotations, images, out, config_file, opts, grid, min_probability)
     typer.echo(f"wrote {summary.out}: {summary.persons} persons in {summary.images} images; "
-               f"{100 * summary.labelled:.1f} % of the in-mask cells labelled")
+               f"the teacher labelled {100 * summary.labelled:.1f} % of the in-mask cells without an annotated point")

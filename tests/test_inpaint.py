@@ -114,7 +114,7 @@ def run(tmp_path_factory):
 
 def test_inpaint_writes_every_annotated_person_with_provenance(run):
     data, weights, dense, output = run
-    assert output.startswith(f"wrote {dense}:") and "% of the in-mask cells labelled" in output
+    assert output.startswith(f"wrote {dense}:") and "% of the in-mask cells without an annotated point" in output
     assert (inpaint_cmd.DEFAULT_GRID, inpaint_cmd.DEFAULT_MIN_PROBABILITY) == (inpaint.DEFAULT_GRID, 0.5)
     file = json.loads(dense.read_text())
     gt = json.loads((data / "train" / "annotations.json").read_text())

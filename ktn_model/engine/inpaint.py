@@ -29,7 +29,8 @@ DEFAULT_MIN_PROBABILITY = 0.5
 
 @dataclass(frozen=True)
 class InpaintSummary:
-    """What ``inpaint`` wrote: the file, the persons and images, and the share of in-mask cells it labelled."""
+    """What ``inpaint`` wrote: the file, the persons and images, and the share of the in-mask cells without an
+    annotated point that the teacher labelled."""
 
     out: Path
     persons: int
@@ -131,9 +132,11 @@ def inpaint(weights: Path, annotations: Path, images: Path, out: Path, config_fi
         maps = [t.numpy() for t in teacher_maps(model, image, target["boxes"][rows], grid)]
         for k, row in enumerate(rows):
             mask = mask_at_cells(target["dp_masks"][row], grid)
-            iuv = teacher_grid(maps[0][k], maps[1][k], maps[2][k], mask, target["dp_points"][row].numpy(),
-                               min_probability)
-            inside, labelled = inside + int(mask.sum()), labelled + int((iuv[0] > 0)[mask].sum())
+            points = target["dp_points"][row].numpy()
+            iuv = teacher_grid(maps[0][k], maps[1][k], maps[2][k], mask, points, min_probability)
+            free = mask.copy()
+            free[cell_of(points[:, 1], grid), cell_of(points[:, 0], grid)] = False  # the annotations' own cells
+            inside, labelled = inside + int(free.sum()), labelled + int((iuv[0] > 0)[free].sum())
             grids[record.image_id][ids[row]] = encode_grid(iuv)
     provenance = {"tool": "ktn inpaint", "teacher": str(weights), "teacher_sha256": sha256_of(Path(weights)),
                   "teacher_densepose": f"{cfg.MODEL.ROI_DENSEPOSE_HEAD.NAME} + "
