@@ -44,6 +44,11 @@ class DensePosePIDPredictor(nn.Module):
     def from_config(cls, cfg, c_in: int, graphs=None) -> DensePosePIDPredictor:
         return cls(c_in, chart_dims(cfg)["num_surfaces"])
 
+    @classmethod
+    def output_type_for(cls, cfg) -> type:
+        """``PIDOutput`` whatever the config (an exported graph's outputs)."""
+        return cls.output_type
+
     def forward(self, x: PIDFeatures, box_predictor: nn.Module | None = None) -> PIDOutput:
         f = x.features
         return PIDOutput(self.person_mask(f), self.index_uv(f), self.u(f), self.v(f), self.ann_index(f), x.semantic)
