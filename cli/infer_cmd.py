@@ -42,7 +42,11 @@ def infer(
     min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score",
                                     help="Keep detections with at least this score (0 keeps every detection)."),
     vis: str = typer.Option(",".join(DEFAULT_VIS), "--vis", help="Comma-separated pictures to write: dp_contour, "
-                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints."),
+                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints, and the conditioning renders "
+                            "dp_viridis (MagicAnimate) and dp_parula (CivitAI)."),
+    render_size: int | None = typer.Option(
+        None, "--render-size", help="Short side in pixels of the dp_viridis / dp_parula renders (the long side "
+        "scaled alike, as ControlNet's detect_resolution); default: the input's size."),
     annotations: Path | None = typer.Option(
         None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
         "input image must be in it."
@@ -66,15 +70,17 @@ def infer(
     from ktn_model.engine.predictor import Predictor
     from ktn_model.engine.visualize import parse_vis
     from ktn_model.surface.atlas import load_atlas
+    from ktn_model.vis.conditioning import check_render_size
 
     items, opts = split_overrides(list(inputs))
     opts += [] if precision is None else ["TEST.DENSEPOSE_PRECISION", precision]
     vis_names = parse_vis(vis)
+    check_render_size(render_size)
     paths = collect_inputs(items)
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
     atlas = None if texture_atlas is None else load_atlas(texture_atlas)[0]
-    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas)
+    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, render_size=render_size)
     start = time.perf_counter()
     results = run(job, paths, batch_size)
     rate = len(paths) / (time.perf_counter() - start)

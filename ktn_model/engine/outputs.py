@@ -29,6 +29,7 @@ from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.progress import ImageProgress
 from ktn_model.engine.visualize import render
 from ktn_model.evaluation.results import to_coco_results
+from ktn_model.vis.conditioning import STYLES, render_output, render_size
 from ktn_utils.atomic import atomic_write
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -133,6 +134,7 @@ class InferenceRun:
     long_side: int = 0  # pictures enlarged (nearest) to at least this many pixels; 0 = image size
     legend: bool = False  # a patch colour key on dp_segm pictures
     atlas: np.ndarray | None = None  # (6N, 4N, 3) texture atlas for dp_iuv_texture pictures
+    render_size: int | None = None  # short side of the conditioning renders (dp_viridis, dp_parula); None = input's
     results: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -142,7 +144,9 @@ class InferenceRun:
 
     def images(self, batch: list[tuple[str, int, np.ndarray]]) -> None:
         """Predict a batch of (name, index, pixels) in one network call; write their PNGs and results."""
-        outputs = self.predictor.predict([pixels for _, _, pixels in batch])
+        images = [pixels for _, _, pixels in batch]
+        sizes = self.render_sizes(images)
+        outputs = self.predictor.predict(images) if sizes is None else self.predictor.predict(images, sizes)
         for (name, index, pixels), output in zip(batch, outputs, strict=True):
             self.write(name, pixels, output)
             self.results.extend({**r, "file_name": name} for r in coco_results(self.image_id(name, index), output))
@@ -154,8 +158,20 @@ class InferenceRun:
         save_png(self.out_dir / f"{stem}_INDS.png", inds)
         drawn = output if self.atlas is None else {**output, "texture_atlas": self.atlas}
         for vis in self.vis:
-            picture = render(vis, pixels, iuv, drawn, long_side=self.long_side, legend=self.legend)
-            save_png(self.out_dir / f"{stem}_{vis}.png", picture)
+            save_png(self.out_dir / f"{stem}_{vis}.png", self.picture(vis, pixels, iuv, drawn))
+
+    def render_sizes(self, images: list[np.ndarray]) -> list[tuple[int, int]] | None:
+        """The frame of the conditioning renders per image when one is requested at another size, else None."""
+        if self.render_size is None or not any(vis in STYLES for vis in self.vis):
+            return None
+        return [render_size(*image.shape[:2], self.render_size) for image in images]
+
+    def picture(self, vis: str, pixels: np.ndarray, iuv: np.ndarray, output: dict) -> np.ndarray:
+        """Picture ``vis`` of one image: a conditioning render (in ``output["render"]``'s frame when a render size
+        was requested) or a drawing on the image."""
+        if vis in STYLES:
+            return render_output(vis, output.get("render", output), render_size(*pixels.shape[:2], self.render_size))
+        return render(vis, pixels, iuv, output, long_side=self.long_side, legend=self.legend)
 
     def video(self, path: Path) -> int:
         """Annotate every frame of a video with the first visualisation; returns the frame count."""
@@ -164,9 +180,9 @@ class InferenceRun:
         return annotate_video(path, self.out_dir, self.vis[0] if self.vis else "dp_segm", self._annotate_frame)
 
     def _annotate_frame(self, frame: np.ndarray, vis: str) -> np.ndarray:
-        output = self.predictor(frame)
+        output = self.predictor.predict([frame], self.render_sizes([frame]))[0]
         iuv, _ = paste_iuv(output, *frame.shape[:2])
-        return render(vis, frame, iuv, output)
+        return self.picture(vis, frame, iuv, output)
 
     def save_results(self) -> Path:
         path = self.out_dir / RESULTS_FILE

@@ -65,16 +65,26 @@ class Predictor:
         return self.predict([image])[0]
 
     @torch.no_grad()
-    def predict(self, images: list[np.ndarray]) -> list[dict]:
+    def predict(self, images: list[np.ndarray], render_sizes: list[tuple[int, int]] | None = None) -> list[dict]:
         """One network call on all ``images`` (the PyTorch model pads them to a common size, so a batch of
-        several can differ slightly from one image at a time; an exported graph runs them one by one)."""
+        several can differ slightly from one image at a time; an exported graph runs them one by one).
+
+        With ``render_sizes`` ((H, W) per image), each output also holds ``"render"``: the same detections
+        post-processed into a frame of that size (boxes scaled, maps resampled at the scaled boxes)."""
         resized = [resize_shortest_edge(image, *self.sizes) for image in images]
         tensors = [torch.tensor(r).permute(2, 0, 1).to(self.device).float().div(255) for r in resized]  # (3, h, w)
         outputs = []
-        for image, small, det in zip(images, resized, self.model(tensors), strict=True):
+        for index, (image, small, det) in enumerate(zip(images, resized, self.model(tensors), strict=True)):
             keep = det["scores"] >= self.min_score
             det = {k: v[keep] for k, v in det.items()}
-            (out,) = self.postprocess([det], [small.shape[:2]], [image.shape[:2]])
-            out["densepose"] = [r.to("cpu") for r in out["densepose"]]
-            outputs.append({k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()})
+            out = self._finish(det, small.shape[:2], image.shape[:2])
+            if render_sizes is not None:
+                out["render"] = self._finish(det, small.shape[:2], render_sizes[index])
+            outputs.append(out)
         return outputs
+
+    def _finish(self, det: dict, input_size: tuple[int, int], size: tuple[int, int]) -> dict:
+        """Post-process one image's detections into a (H, W) = ``size`` frame, on CPU."""
+        (out,) = self.postprocess([det], [input_size], [size])
+        out["densepose"] = [r.to("cpu") for r in out["densepose"]]
+        return {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
