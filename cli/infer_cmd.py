@@ -47,6 +47,9 @@ def infer(
     render_size: int | None = typer.Option(
         None, "--render-size", help="Short side in pixels of the dp_viridis / dp_parula renders (the long side "
         "scaled alike, as ControlNet's detect_resolution); default: the input's size."),
+    steady: int = typer.Option(0, "--steady", help="Videos: 0 treats every frame alone; 1 keeps person identities "
+                               "across frames by box overlap (writes NAME_tracks.json); K > 1 also smooths each "
+                               "person's maps over K frames (a vote of part labels, U/V averaged within a part)."),
     annotations: Path | None = typer.Option(
         None, "--annotations", help="COCO json whose image ids results.json uses (matched by file name); every "
         "input image must be in it."
@@ -76,17 +79,24 @@ def infer(
     opts += [] if precision is None else ["TEST.DENSEPOSE_PRECISION", precision]
     vis_names = parse_vis(vis)
     check_render_size(render_size)
+    if steady < 0:
+        raise ValueError(f"--steady must be 0 or more frames, got {steady}")
     paths = collect_inputs(items)
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
     atlas = None if texture_atlas is None else load_atlas(texture_atlas)[0]
-    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, render_size=render_size)
+    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, render_size=render_size,
+                       steady=steady)
     start = time.perf_counter()
     results = run(job, paths, batch_size)
     rate = len(paths) / (time.perf_counter() - start)
     typer.echo(f"{len(paths)} input(s) ({rate:.2f}/s), {len(job.results)} detection(s) with score >= {min_score}: "
                f"{out}/")
     typer.echo(f"results: {results}")
+    for line in job.incomplete:
+        typer.echo(f"warning: {line}", err=True)
+    if job.incomplete and not job.skipped:
+        raise typer.Exit(EXIT_RUN_FAILED)
     if job.skipped:
         typer.echo(f"error: {len(job.skipped)} image(s) could not be read and were skipped", err=True)
         raise typer.Exit(EXIT_RUN_FAILED)

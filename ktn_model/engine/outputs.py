@@ -135,6 +135,9 @@ class InferenceRun:
     legend: bool = False  # a patch colour key on dp_segm pictures
     atlas: np.ndarray | None = None  # (6N, 4N, 3) texture atlas for dp_iuv_texture pictures
     render_size: int | None = None  # short side of the conditioning renders (dp_viridis, dp_parula); None = input's
+    steady: int = 0  # videos: 0 = frames alone; 1 = track persons (NAME_tracks.json); K > 1 = also smooth over K
+    incomplete: list[str] = field(default_factory=list)  # videos whose decoding stopped early (one line each)
+    _steady: object = field(default=None, init=False, repr=False)  # the current video's SteadyVideo
     results: list[dict] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
 
@@ -174,13 +177,26 @@ class InferenceRun:
         return render(vis, pixels, iuv, output, long_side=self.long_side, legend=self.legend)
 
     def video(self, path: Path) -> int:
-        """Annotate every frame of a video with the first visualisation; returns the frame count."""
+        """Annotate every frame of a video with the first visualisation; returns the frame count. With ``steady``
+        the persons are tracked (and smoothed) across frames and ``<stem>_tracks.json`` lists them."""
         from ktn_model.engine.video import annotate_video  # needs OpenCV, imported only for videos
+        from ktn_model.inference.steady import SteadyVideo
 
-        return annotate_video(path, self.out_dir, self.vis[0] if self.vis else "dp_segm", self._annotate_frame)
+        self._steady = SteadyVideo(self.steady) if self.steady else None
+        frames, announced = annotate_video(path, self.out_dir, self.vis[0] if self.vis else "dp_segm",
+                                           self._annotate_frame)
+        if self._steady is not None:
+            tracks = json.dumps(self._steady.records).encode()
+            atomic_write(self.out_dir / f"{path.stem}_tracks.json", lambda f: f.write(tracks))
+        if frames < announced:
+            self.incomplete.append(f"{path}: decoding stopped after frame {frames} of {announced}; the {frames} "
+                                   "frames so far are written")
+        return frames
 
     def _annotate_frame(self, frame: np.ndarray, vis: str) -> np.ndarray:
         output = self.predictor.predict([frame], self.render_sizes([frame]))[0]
+        if self._steady is not None:
+            output = self._steady(output)
         iuv, _ = paste_iuv(output, *frame.shape[:2])
         return self.picture(vis, frame, iuv, output)
 
