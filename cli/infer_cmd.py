@@ -47,6 +47,11 @@ def infer(
     render_size: int | None = typer.Option(
         None, "--render-size", help="Short side in pixels of the dp_viridis / dp_parula renders (the long side "
         "scaled alike, as ControlNet's detect_resolution); default: the input's size."),
+    shard: str | None = typer.Option(
+        None, "--shard", help="K/N (0 <= K < N): process only the inputs at positions K, K+N, K+2N, ... of the "
+        "input list, e.g. one shard per array job; results.json is merged from all shards' parts."),
+    num_gpus: int = typer.Option(0, "--num-gpus", help="Run N processes, one per GPU (cuda:0 ... cuda:N-1), each "
+                                 "on shard r/N of the inputs; 0 = MODEL.DEVICE (default auto)."),
     steady: int = typer.Option(0, "--steady", help="Videos: 0 treats every frame alone; 1 keeps person identities "
                                "across frames by box overlap (writes NAME_tracks.json); K > 1 also smooths each "
                                "person's maps over K frames (a vote of part labels, U/V averaged within a part)."),
@@ -72,6 +77,8 @@ def infer(
     from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
     from ktn_model.engine.predictor import Predictor
     from ktn_model.engine.visualize import parse_vis
+    from ktn_model.inference.gpus import run_on_gpus
+    from ktn_model.inference.shards import parse_shard
     from ktn_model.surface.atlas import load_atlas
     from ktn_model.vis.conditioning import check_render_size
 
@@ -81,6 +88,12 @@ def infer(
     check_render_size(render_size)
     if steady < 0:
         raise ValueError(f"--steady must be 0 or more frames, got {steady}")
+    shard_kn = parse_shard(shard)
+    if num_gpus:
+        code = run_on_gpus(num_gpus, shard)
+        if code:
+            raise typer.Exit(code)
+        return
     paths = collect_inputs(items)
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
@@ -88,7 +101,7 @@ def infer(
     job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, render_size=render_size,
                        steady=steady)
     start = time.perf_counter()
-    results = run(job, paths, batch_size)
+    results = run(job, paths, batch_size, shard=shard_kn)
     rate = len(paths) / (time.perf_counter() - start)
     typer.echo(f"{len(paths)} input(s) ({rate:.2f}/s), {len(job.results)} detection(s) with score >= {min_score}: "
                f"{out}/")

@@ -29,6 +29,7 @@ from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.progress import ImageProgress
 from ktn_model.engine.visualize import render
 from ktn_model.evaluation.results import to_coco_results
+from ktn_model.inference.shards import in_shard, is_done, merge_results, remove_stale_temp_files, write_part
 from ktn_model.vis.conditioning import STYLES, render_output, render_size
 from ktn_utils.atomic import atomic_write
 
@@ -152,7 +153,9 @@ class InferenceRun:
         outputs = self.predictor.predict(images) if sizes is None else self.predictor.predict(images, sizes)
         for (name, index, pixels), output in zip(batch, outputs, strict=True):
             self.write(name, pixels, output)
-            self.results.extend({**r, "file_name": name} for r in coco_results(self.image_id(name, index), output))
+            found = [{**r, "file_name": name} for r in coco_results(self.image_id(name, index), output)]
+            write_part(self.out_dir, name, found)  # last: the image is done (a restarted run skips it)
+            self.results.extend(found)
 
     def write(self, name: str, pixels: np.ndarray, output: dict) -> None:
         iuv, inds = paste_iuv(output, *pixels.shape[:2])
@@ -200,10 +203,9 @@ class InferenceRun:
         iuv, _ = paste_iuv(output, *frame.shape[:2])
         return self.picture(vis, frame, iuv, output)
 
-    def save_results(self) -> Path:
-        path = self.out_dir / RESULTS_FILE
-        atomic_write(path, lambda f: f.write(json.dumps(self.results).encode()))
-        return path
+    def save_results(self, names: list[str]) -> Path:
+        """results.json from the done images among ``names`` (every input's output name, in input order)."""
+        return merge_results(self.out_dir, names, RESULTS_FILE)
 
 
 def image_ids_from(annotations_json: str | Path | None) -> dict[str, int]:
@@ -220,9 +222,11 @@ def image_ids_from(annotations_json: str | Path | None) -> dict[str, int]:
         raise ValueError(f"{annotations_json}: an 'images' record lacks a valid file_name or id ({e})") from None
 
 
-def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: ImageProgress | None = None) -> Path:
-    """Process every input (images numbered from 1 in order, ``batch_size`` per network call, videos frame by
-    frame); write results.json. ``progress`` (default: a bar on stderr) advances per input.
+def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: ImageProgress | None = None,
+        shard: tuple[int, int] = (0, 1)) -> Path:
+    """Process every input of ``shard`` (K, N) not done yet (images numbered from 1 in the order of the whole
+    list, ``batch_size`` per network call, videos frame by frame); write results.json from every done image.
+    ``progress`` (default: a bar on stderr) advances per input of the shard. See ``ktn_model.inference.shards``.
 
     An unreadable image is skipped with a warning (``job.skipped``); with a ground truth (``job.image_ids``)
     every image must be in it.
@@ -235,12 +239,16 @@ def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: Ima
         if unknown:
             raise ValueError(f"{len(unknown)} input image(s) are not in the annotations, e.g. {unknown[0]}")
     created = not job.out_dir.exists()
+    remove_stale_temp_files(job.out_dir)  # of a killed run
     job.out_dir.mkdir(parents=True, exist_ok=True)
+    mine = [(index, path) for index, path in enumerate(paths, start=1) if in_shard(index - 1, shard)]
+    todo = [(index, path) for index, path in mine if is_video(path) or not is_done(job.out_dir, names[path])]
     try:
-        images = read_ahead([p for p in paths if not is_video(p)])
+        images = read_ahead([p for _, p in todo if not is_video(p)])
         batch: list[tuple[str, int, np.ndarray]] = []
-        with progress or ImageProgress(len(paths)) as bar:
-            for index, path in enumerate(paths, start=1):
+        with progress or ImageProgress(len(mine)) as bar:
+            bar.advance(len(mine) - len(todo))
+            for k, (index, path) in enumerate(todo):
                 if is_video(path):
                     job.video(path)
                     bar.advance()
@@ -250,7 +258,7 @@ def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: Ima
                     bar.advance()
                 else:
                     batch.append((names[path], index, pixels))
-                if batch and (len(batch) == batch_size or index == len(paths) or is_video(paths[index])):
+                if batch and (len(batch) == batch_size or k + 1 == len(todo) or is_video(todo[k + 1][1])):
                     job.images(batch)
                     bar.advance(len(batch))
                     batch = []
@@ -258,5 +266,5 @@ def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: Ima
         if created and not any(job.out_dir.iterdir()):
             job.out_dir.rmdir()  # a run that failed leaves no empty folder behind
         raise
-    return job.save_results()
+    return job.save_results([names[p] for p in paths if not is_video(p)])
 
