@@ -6,7 +6,7 @@ The protocol is described in docs/densepose_format.md ("Evaluation protocol").
 image (``ground_truth.py``, ``detections.py``), then takes the images one at a time: it reads that image's
 persons and detections again, computes the GPS, mask-IoU, box-IoU and OKS matrices, matches them at once in
 every area range (``matching.py``) and keeps only the compact match flags, so memory does not grow with the
-size of the results (docs/densepose_format.md, "Memory"). Observers (the per-part analysis) see each image's
+size of the results (docs/densepose_format.md, "Speed and memory"). Observers (the per-part analysis) see each image's
 GPS-mode matching while its IUVs are decoded.
 """
 
