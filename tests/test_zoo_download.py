@@ -155,8 +155,8 @@ def test_no_server_says_where_to_put_the_file_by_hand_in_one_line(server, tmp_pa
 
 def test_an_unknown_name_lists_close_names_and_models_lists_the_zoo(server, tmp_path):
     Image.new("RGB", (32, 32)).save(tmp_path / "x.png")
-    res = CliRunner().invoke(app, ["infer", str(tmp_path / "x.png"), "--weights", "zoo:densepose_rcnn_R_50_FPN_WC3M_s1x",
-                                   "--out", str(tmp_path / "out")])
+    res = CliRunner().invoke(app, ["infer", str(tmp_path / "x.png"), "--weights",
+                                   "zoo:densepose_rcnn_R_50_FPN_WC3M_s1x", "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
     assert "not a model of the zoo; close names: densepose_rcnn_R_50_FPN_WC2M_s1x" in res.output
     listing = CliRunner().invoke(app, ["models"])
