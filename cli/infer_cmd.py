@@ -42,8 +42,9 @@ def infer(
     min_score: float = typer.Option(DEFAULT_MIN_SCORE, "--min-score",
                                     help="Keep detections with at least this score (0 keeps every detection)."),
     vis: str = typer.Option(",".join(DEFAULT_VIS), "--vis", help="Comma-separated pictures to write: dp_contour, "
-                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints, and the conditioning renders "
-                            "dp_viridis (MagicAnimate) and dp_parula (CivitAI)."),
+                            "dp_segm, dp_u, dp_v, dp_iuv_texture, bbox, keypoints, the conditioning renders "
+                            "dp_viridis (MagicAnimate) and dp_parula (CivitAI); dp_uv_uncertainty (confidence "
+                            "models); dp_vertex (CSE models, whose default is dp_vertex,bbox)."),
     render_size: int | None = typer.Option(
         None, "--render-size", help="Short side in pixels of the dp_viridis / dp_parula renders (the long side "
         "scaled alike, as ControlNet's detect_resolution); default: the input's size."),
@@ -69,6 +70,9 @@ def infer(
     texture_atlas: Path | None = typer.Option(
         None, "--texture-atlas", help="Texture atlas (ktn texture extract) that dp_iuv_texture paints; default: "
         "a reference atlas of one colour and a UV grid per patch."),
+    mesh: Path | None = typer.Option(
+        None, "--mesh", help="CSE models: mesh pickle with 'vertices' (e.g. detectron2's smpl_27554.pkl) that colours "
+        "dp_vertex pictures by 3D position (default: a fixed colouring by vertex index)."),
 ) -> None:
     """Run a trained model on images or videos and write IUV/INDS PNGs, pictures and results.json.
 
@@ -76,6 +80,7 @@ def infer(
     """
     from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
     from ktn_model.engine.predictor import Predictor
+    from ktn_model.engine.vertex_colours import load_mesh_vertices
     from ktn_model.engine.visualize import parse_vis
     from ktn_model.inference.gpus import run_on_gpus
     from ktn_model.inference.shards import parse_shard
@@ -98,7 +103,8 @@ def infer(
     image_ids = image_ids_from(annotations)
     predictor = Predictor.from_checkpoint(weights, config_file, opts, min_score)
     atlas = None if texture_atlas is None else load_atlas(texture_atlas)[0]
-    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, render_size=render_size,
+    mesh_xyz = None if mesh is None else load_mesh_vertices(mesh)
+    job = InferenceRun(predictor, out, vis_names, image_ids, atlas=atlas, mesh_xyz=mesh_xyz, render_size=render_size,
                        steady=steady)
     start = time.perf_counter()
     results = run(job, paths, batch_size, shard=shard_kn)

@@ -21,6 +21,7 @@ from ktn_model.export.runtime import is_exported, load_exported
 from ktn_model.inference.early_filter import score_filter_before_densepose
 from ktn_model.modeling import build_model, load_weights
 from ktn_model.modeling.build import build_postprocess
+from ktn_model.zoo import cache as zoo
 
 
 def build_trained_model(cfg, weights: str | Path) -> torch.nn.Module:
@@ -48,7 +49,7 @@ class Predictor:
 
     def __init__(self, cfg, model: torch.nn.Module, min_score: float = 0.0):
         self.model = model.eval()
-        self.postprocess = build_postprocess(cfg)
+        self.postprocess = build_postprocess(cfg).bind(model)
         self.device = next(model.parameters(), torch.empty(0)).device  # an exported graph has none: CPU
         self.sizes = (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
         self.min_score = min_score
@@ -56,7 +57,9 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, weights: str | Path, config_file: str | Path | None = None,
                         opts: list[str] | None = None, min_score: float = 0.0) -> Predictor:
-        """A checkpoint with its config (``load_config``), or an exported file with the config it carries."""
+        """A checkpoint with its config (``load_config``), an exported file with the config it carries, or a zoo model
+        ``zoo:NAME`` (downloaded once, with its preset unless ``config_file``)."""
+        weights, config_file = zoo.resolve(weights, config_file)
         if Path(weights).is_file() and is_exported(weights):
             cfg, model = load_exported(weights, opts)
             return cls(load_config(weights, config_file, opts) if config_file else cfg, model, min_score)
