@@ -10,6 +10,7 @@ from ktn_cli import (
     export_cmd,
     infer_cmd,
     inpaint_cmd,
+    models_cmd,
     smpl_cmd,
     texture_cmd,
     train_cmd,
@@ -26,6 +27,7 @@ infer_cmd.register(app)
 convert_cmd.register(app)
 export_cmd.register(app)
 demo_cmd.register(app)
+models_cmd.register(app)
 inpaint_cmd.register(app)
 
 

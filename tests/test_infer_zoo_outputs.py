@@ -3,6 +3,7 @@ vertex picture, ``densepose_cse`` in results.json), on tiny random models; pictu
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,14 +17,15 @@ from ktn_model.engine.image_maps import decode_png16
 from ktn_model.engine.predictor import Predictor
 from ktn_model.modeling import build_model
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.KTM", "none", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
         "TEST.DETECTIONS_PER_IMAGE", "6"]
 WC2M = ["MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME", "DensePoseChartWithConfidencePredictor",
         "MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.ENABLED", "True", "MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.TYPE",
         "indep_aniso", "MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.ENABLED", "True"]
-CSE = ["MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME", "DensePoseEmbeddingPredictor", "MODEL.ROI_DENSEPOSE_HEAD.CSE.EMBED_SIZE",
-       "4", "MODEL.ROI_DENSEPOSE_HEAD.CSE.NUM_VERTICES", "300", "MODEL.ROI_DENSEPOSE_HEAD.CSE.FEATURE_DIM", "8"]
+CSE = ["MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME", "DensePoseEmbeddingPredictor",
+       "MODEL.ROI_DENSEPOSE_HEAD.CSE.EMBED_SIZE", "4", "MODEL.ROI_DENSEPOSE_HEAD.CSE.NUM_VERTICES", "300",
+       "MODEL.ROI_DENSEPOSE_HEAD.CSE.FEATURE_DIM", "8"]
 
 
 def _checkpoint(folder, opts):

@@ -6,7 +6,7 @@ The protocol is described in docs/densepose_format.md ("Evaluation protocol").
 image (``ground_truth.py``, ``detections.py``), then takes the images one at a time: it reads that image's
 persons and detections again, computes the GPS, mask-IoU, box-IoU and OKS matrices, matches them at once in
 every area range (``matching.py``) and keeps only the compact match flags, so memory does not grow with the
-size of the results (docs/densepose_format.md, "Memory"). Observers (the per-part analysis) see each image's
+size of the results (docs/densepose_format.md, "Speed and memory"). Observers (the per-part analysis) see each image's
 GPS-mode matching while its IUVs are decoded.
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,8 +236,9 @@ class DensePoseEvaluator:
 
 
 def default_workers(num_images: int) -> int:
-    """One process per usable CPU, at most one per ``IMAGES_PER_WORKER`` images; 1 where fork is missing."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    """One process per usable CPU, at most one per ``IMAGES_PER_WORKER`` images; 1 where fork is missing or in a
+    process that has imported torch (its thread pools, and CUDA, must not be forked)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or "torch" in sys.modules:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return max(1, min(cpus, num_images // IMAGES_PER_WORKER))

@@ -4,7 +4,7 @@ A result file is the official list of detection dicts (docs/densepose_format.md,
 ``ResultIndex.load`` checks each detection (image id of the ground truth, file name, box, score, IUV shape,
 keypoints) and keeps per person detection only its image id, score and byte span; ``detections(image_id)``
 reads that image's detections again. Memory therefore grows with the number of detections by a few dozen
-bytes each, not with the size of their IUV images (docs/densepose_format.md, "Memory").
+bytes each, not with the size of their IUV images (docs/densepose_format.md, "Speed and memory").
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The ground-truth file, checked while it is streamed and then read image by image (docs/densepose_format.md,
-"Memory").
+"Speed and memory").
 
 ``GroundTruth.load(path)`` checks every image and annotation with the rules of ``ktn_model.data.coco_json``
 (the same one-line errors ``ktn train`` gives), keeps the ``images`` records and, per image, the byte spans of

@@ -1,6 +1,6 @@
 """Reading a large JSON file one record at a time, with each record's byte span, so that it can be read again.
 
-The evaluator keeps only a small index of the records (``docs/densepose_format.md``, "Memory"): ``records``
+The evaluator keeps only a small index of the records (``docs/densepose_format.md``, "Speed and memory"): ``records``
 yields the elements of a top-level array, or of the array under one key of a top-level object (the other
 values of that object are returned whole), each parsed by the standard library's JSON decoder together with
 its ``(start, end)`` byte offsets; ``SpanReader.read(start, end)`` parses a record again. The file is read

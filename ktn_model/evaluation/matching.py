@@ -160,20 +160,21 @@ class Accumulator:
         num_dt = scores.size
         if not num_dt:
             return np.zeros((num_t, len(RECALL_THRESHOLDS))), np.zeros(num_t)
-        packed = np.frombuffer(bytes(self.flags), dtype=np.uint8).reshape(num_dt, -1)
-        both = np.unpackbits(packed, axis=1, count=2 * num_t).astype(bool).T
         order = np.argsort(-scores, kind="mergesort")
-        hit, counted = both[:num_t, order], both[num_t:, order]
-        tp = np.cumsum(hit & counted, axis=1).astype(float)
-        fp = np.cumsum(~hit & counted, axis=1).astype(float)
-        recall = tp / self.num_gt
-        precision = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[:, ::-1], axis=1)[:, ::-1]
-        sampled = np.zeros((num_t, len(RECALL_THRESHOLDS)))
-        for t in range(num_t):
-            idx = np.searchsorted(recall[t], RECALL_THRESHOLDS, side="left")
-            hit_idx = idx < num_dt
-            sampled[t, hit_idx] = precision[t, idx[hit_idx]]
-        return sampled, recall[:, -1]
+        packed = np.frombuffer(self.flags, dtype=np.uint8).reshape(num_dt, -1)[order]
+        sampled, recall = np.zeros((num_t, len(RECALL_THRESHOLDS))), np.zeros(num_t)
+        for t in range(num_t):  # one threshold at a time: a few arrays of one value per detection
+            both = np.unpackbits(packed, axis=1, count=2 * num_t)[:, [t, num_t + t]].astype(bool)
+            hit, counted = both[:, 0], both[:, 1]
+            tp = np.cumsum(hit & counted).astype(float)
+            fp = np.cumsum(~hit & counted).astype(float)
+            rc = tp / self.num_gt
+            precision = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[::-1])[::-1]
+            idx = np.searchsorted(rc, RECALL_THRESHOLDS, side="left")
+            inside = idx < num_dt
+            sampled[t, inside] = precision[idx[inside]]
+            recall[t] = rc[-1]
+        return sampled, recall
 
 
 def _mean_valid(values: np.ndarray) -> float:

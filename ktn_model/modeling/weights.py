@@ -29,6 +29,7 @@ from .checkpoint_kind import variant_hint
 from .detectron2_layout import CELL_ANCHORS, PIXEL_KEYS, Detectron2Names, from_detectron2, to_detectron2
 
 TORCHVISION = "torchvision:"
+ZOO = "zoo:"
 BACKBONE_BODY = "backbone.body."
 EXPORT_LAYOUTS = ("detectron2", "ktnv2")  # ktnv2: detectron2 names plus the release's buffers and aliases
 # A stage-1 checkpoint (the release's R50-MIDv2-kpt.pth: keypoint R-CNN + MIDv2) starts KTN training: only these
@@ -225,6 +226,10 @@ def load_weights(model: nn.Module, spec: str, training: bool = False) -> LoadRep
     """
     if not spec:
         return LoadReport("(none)", "-", [], [], [])
+    if spec.startswith(ZOO):  # a zoo model by name: its cached file (docs/pretrained.md, "Model zoo")
+        from ktn_model.zoo.cache import checkpoint
+
+        spec = str(checkpoint(spec))
     if spec.startswith(TORCHVISION):
         source, own = _torchvision_state_dict(spec[len(TORCHVISION):]), model.state_dict()
         matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
