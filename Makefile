@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-slow lint bench install clean
+.PHONY: demo test test-slow lint bench gpu-check install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/eval_speed.py
 	$(BIN)/python benchmarks/model_speed.py
 	$(BIN)/python benchmarks/train_speed.py
+
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py --doc docs/performance.md
 
 clean:
 	rm -rf $(VENV) output

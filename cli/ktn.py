@@ -9,6 +9,7 @@ from ktn_cli import (
     evaluate_cmd,
     export_cmd,
     infer_cmd,
+    inpaint_cmd,
     models_cmd,
     smpl_cmd,
     texture_cmd,
@@ -27,6 +28,7 @@ convert_cmd.register(app)
 export_cmd.register(app)
 demo_cmd.register(app)
 models_cmd.register(app)
+inpaint_cmd.register(app)
 
 
 def main() -> None:

@@ -67,6 +67,35 @@ def _check_densepose(path: Path, ann: dict, where: str, dp_fields: tuple[str, ..
     return True
 
 
+def check_images(images: list, path: Path) -> set:
+    """Check the ``images`` records of a DensePose-COCO file; return their ids."""
+    image_ids = set()
+    for index, image in enumerate(images):
+        where = f"image {index} (id {image.get('id') if isinstance(image, dict) else '?'})"
+        _check_record(path, image, where, IMAGE_FIELDS)
+        image_ids.add(image["id"])
+    return image_ids
+
+
+def check_annotation(ann, index: int, path: Path, image_ids: set | None,
+                     annotation_fields: tuple[str, ...] = ANNOTATION_FIELDS,
+                     dp_fields: tuple[str, ...] = DP_KEYS) -> bool:  # fmt: skip
+    """Check annotation number ``index`` of a DensePose-COCO file (``check_coco``'s rules); True when it
+    carries DensePose. ``image_ids`` None skips the image-id check (a reader that meets the images later)."""
+    where = f"annotation {ann.get('id') if isinstance(ann, dict) else '?'} (index {index})"
+    _check_record(path, ann, where, annotation_fields)
+    if image_ids is not None and ann["image_id"] not in image_ids:
+        raise ValueError(f"{path}: {where}: image_id {ann['image_id']!r} is not in 'images'")
+    bbox = ann["bbox"]
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(b) for b in bbox)):
+        raise ValueError(f"{path}: {where}: 'bbox' must be [x, y, w, h] (4 finite numbers), got {str(bbox)[:60]}")
+    keypoints = ann.get("keypoints")
+    if keypoints and not (isinstance(keypoints, list) and len(keypoints) == NUM_KEYPOINT_VALUES):
+        count = len(keypoints) if isinstance(keypoints, list) else "not a list"
+        raise ValueError(f"{path}: {where}: 'keypoints' must hold {NUM_KEYPOINT_VALUES} numbers, got {count}")
+    return _check_densepose(path, ann, where, dp_fields)
+
+
 def check_coco(data, path: Path, annotation_fields: tuple[str, ...] = ANNOTATION_FIELDS,
                dp_fields: tuple[str, ...] = DP_KEYS) -> int:  # fmt: skip
     """Check a loaded DensePose-COCO dict; return the number of annotations with DensePose.
@@ -76,31 +105,24 @@ def check_coco(data, path: Path, annotation_fields: tuple[str, ...] = ANNOTATION
     annotation of an unknown image, keypoints that are not 51 numbers, or only some of ``dp_fields``
     (training needs all six ``dp_*`` fields, the evaluator the five point lists).
     """
+    check_top_level(data, path)
+    image_ids = check_images(data["images"], path)
+    return sum(check_annotation(ann, index, path, image_ids, annotation_fields, dp_fields)
+               for index, ann in enumerate(data["annotations"]))  # fmt: skip
+
+
+def check_top_level(data, path: Path) -> None:
+    """A COCO annotation file is an object with ``images``, ``annotations`` and ``categories`` lists."""
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a COCO annotation file (expected a JSON object)")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise ValueError(f"{path}: no '{key}' list (a COCO annotation file has images, annotations, categories)")
-    image_ids = set()
-    for index, image in enumerate(data["images"]):
-        where = f"image {index} (id {image.get('id') if isinstance(image, dict) else '?'})"
-        _check_record(path, image, where, IMAGE_FIELDS)
-        image_ids.add(image["id"])
-    dense = 0
-    for index, ann in enumerate(data["annotations"]):
-        where = f"annotation {ann.get('id') if isinstance(ann, dict) else '?'} (index {index})"
-        _check_record(path, ann, where, annotation_fields)
-        if ann["image_id"] not in image_ids:
-            raise ValueError(f"{path}: {where}: image_id {ann['image_id']!r} is not in 'images'")
-        bbox = ann["bbox"]
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(b) for b in bbox)):
-            raise ValueError(f"{path}: {where}: 'bbox' must be [x, y, w, h] (4 finite numbers), got {str(bbox)[:60]}")
-        keypoints = ann.get("keypoints")
-        if keypoints and not (isinstance(keypoints, list) and len(keypoints) == NUM_KEYPOINT_VALUES):
-            count = len(keypoints) if isinstance(keypoints, list) else "not a list"
-            raise ValueError(f"{path}: {where}: 'keypoints' must hold {NUM_KEYPOINT_VALUES} numbers, got {count}")
-        dense += _check_densepose(path, ann, where, dp_fields)
-    return dense
+
+
+def no_densepose_error(path: Path, count: int, dp_fields: tuple[str, ...]) -> ValueError:
+    """The error for a file none of whose ``count`` annotations carries DensePose."""
+    return ValueError(f"{path}: no DensePose ground truth: none of its {count} annotations has {', '.join(dp_fields)}")
 
 
 def load_coco(path: str | Path, annotation_fields: tuple[str, ...] = ANNOTATION_FIELDS,
@@ -114,9 +136,7 @@ def load_coco(path: str | Path, annotation_fields: tuple[str, ...] = ANNOTATION_
     data = read_json(path, "annotation file")
     dense = check_coco(data, path, annotation_fields, dp_fields)
     if need_densepose and not dense:
-        count = len(data["annotations"])
-        raise ValueError(f"{path}: no DensePose ground truth: none of its {count} annotations has "
-                         f"{', '.join(dp_fields)}")  # fmt: skip
+        raise no_densepose_error(path, len(data["annotations"]), dp_fields)
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):

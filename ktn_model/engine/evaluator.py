@@ -41,7 +41,8 @@ def evaluate_dataset(cfg, model: nn.Module, dataset: str) -> dict[str, dict[str,
         model.train(was_training)
     path = Path(cfg.OUTPUT_DIR) / "inference" / f"{_safe_name(dataset)}_results.json"
     atomic_write(path, lambda f: f.write(json.dumps(results).encode()))
-    return evaluate_densepose(loader.dataset.spec.json_file, results, cfg.TEST.EVAL_DATA_DIR)
+    # One process: this one holds torch's threads (and maybe CUDA), which a forked worker must not inherit.
+    return evaluate_densepose(loader.dataset.spec.json_file, results, cfg.TEST.EVAL_DATA_DIR, workers=1)
 
 
 def evaluate_model(cfg, model: nn.Module) -> dict[str, dict[str, float]]:

@@ -189,10 +189,13 @@ VISUALIZERS: dict[str, Callable] = {
 
 def parse_vis(names: str) -> list[str]:
     """``"dp_contour,bbox"`` -> ``["dp_contour", "bbox"]``; unknown names are a ValueError listing the valid ones."""
+    from ktn_model.vis.conditioning import STYLES  # the conditioning renders (dp_viridis, dp_parula)
+
     chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in VISUALIZERS]
+    unknown = [n for n in chosen if n not in VISUALIZERS and n not in STYLES]
     if unknown:
-        raise ValueError(f"unknown visualisation {', '.join(unknown)}; choose from {', '.join(VISUALIZERS)}")
+        valid = ", ".join([*VISUALIZERS, *STYLES])
+        raise ValueError(f"unknown visualisation {', '.join(unknown)}; choose from {valid}")
     return chosen
 
 

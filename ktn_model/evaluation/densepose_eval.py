@@ -2,147 +2,46 @@
 
 The protocol is described in docs/densepose_format.md ("Evaluation protocol").
 
-``evaluate_densepose(gt, results, eval_data_dir)`` loads the ground truth with pycocotools, checks every
-detection, computes per image the GPS, mask-IoU and box-IoU matrices once, and runs the matching of
-``matching.py`` in GPS and GPSm mode.
+``evaluate_densepose(gt, results, eval_data_dir)`` streams both files once to check them and index them by
+image (``ground_truth.py``, ``detections.py``), then takes the images one at a time: it reads that image's
+persons and detections again, computes the GPS, mask-IoU, box-IoU and OKS matrices, matches them at once in
+every area range (``matching.py``) and keeps only the compact match flags, so memory does not grow with the
+size of the results (docs/densepose_format.md, "Speed and memory"). Observers (the per-part analysis) see each image's
+GPS-mode matching while its IUVs are decoded.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-from collections.abc import Callable
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
-from ktn_model.data.coco_json import (
-    EVAL_ANNOTATION_FIELDS,
-    EVAL_DP_FIELDS,
-    NUM_KEYPOINT_VALUES,
-    load_coco,
-    read_json,
-)
-from ktn_model.data.iuv import iuv_size
 from ktn_model.data.meta import DP_POINT_KEYS
-from ktn_model.evaluation.eval_data import EvalData, load_eval_data
+from ktn_model.evaluation.detections import Detection, ResultIndex, number_list
+from ktn_model.evaluation.eval_data import EvalData, as_eval_data
 from ktn_model.evaluation.gps import GpsScorer, GtPoints, gt_points
+from ktn_model.evaluation.ground_truth import GroundTruth
+from ktn_model.evaluation.keypoints import keypoint_ignore, oks_matrix
 from ktn_model.evaluation.masks import PastedMask, gt_mask, mask_iou, paste
-from ktn_model.evaluation.matching import MAX_DETS, METRIC_NAMES, ImagePairs, evaluate_pairs
-from ktn_model.evaluation.results import PERSON_CATEGORY, decode_iuv
+from ktn_model.evaluation.matching import MAX_DETS, ImagePairs, ModeAccumulator
 
 # Ignore-region rules (docs/densepose_format.md, "Ignore GTs, crowds and ignore regions"): a GT is dropped at
 # this covered fraction, a DT at this mask IoU.
 REGION_GT_COVER = 0.7
 REGION_DT_IOU = 0.9
-MATCH_HINT = " (run `ktn infer --annotations GT_JSON` so that results.json uses the ground truth's image ids)"
-
-
-@dataclass
-class Detection:
-    """One checked result: ``index`` in the results list, ``bbox`` XYWH (4,), the encoded IUV."""
-
-    index: int
-    image_id: int
-    bbox: np.ndarray
-    score: float
-    shape: tuple[int, int, int]
-    png: str
-
-    def where(self) -> str:
-        return f"detection {self.index} (image id {self.image_id})"
-
-    def decode(self) -> np.ndarray:
-        """The (3, H, W) uint8 IUV, checked against its declared shape (decoded anew on each call)."""
-        try:
-            iuv = decode_iuv(self.png)
-        except ValueError as e:
-            raise ValueError(f"{self.where()}: densepose {e}") from None
-        if iuv.shape != self.shape:
-            raise ValueError(f"{self.where()}: decoded IUV has shape {iuv.shape}, declared {self.shape}")
-        return iuv
-
-
-def _number_list(value, length: int, what: str, where: str) -> np.ndarray:
-    """A list of ``length`` finite numbers as float64, else a ValueError naming ``where``."""
-    try:
-        arr = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        arr = np.zeros(0)
-    if arr.size != length or not np.all(np.isfinite(arr)):
-        count = "a finite number" if length == 1 else f"{length} finite numbers"
-        raise ValueError(f"{where}: '{what}' must be {count}, got {str(value)[:80]}")
-    return arr
-
-
-def _densepose_field(value, where: str) -> tuple[tuple[int, ...], str]:
-    """(shape, base64) from ``[[3,h,w], str]`` or the official form ``[[[3,h,w], str], [x,y,w,h]]``.
-
-    See docs/densepose_format.md, "Official result dicts".
-    """
-    pair = value[0] if isinstance(value, list | tuple) and value and isinstance(value[0], list | tuple) else None
-    if pair is not None and len(pair) == 2 and isinstance(pair[1], str):
-        value = pair
-    if not (isinstance(value, list | tuple) and len(value) == 2 and isinstance(value[1], str)):
-        raise ValueError(f"{where}: 'densepose' must be [[3, h, w], base64 PNG] (optionally with the box)")
-    return tuple(int(s) for s in _number_list(value[0], 3, "densepose shape", where)), value[1]
-
-
-def parse_detection(index: int, det: dict, file_names: dict[int, str]) -> Detection | None:
-    """Check one result dict; None for a category other than person (not evaluated).
-
-    ``file_names``: GT image id -> file name (without folders). A detection whose image id is not in
-    the ground truth, or whose ``file_name`` (written by ``ktn infer``) is not that image's, is an error.
-    """
-    if not isinstance(det, dict):
-        raise ValueError(f"detection {index}: expected a JSON object, got {type(det).__name__}")
-    image_id = det.get("image_id")
-    where = f"detection {index} (image id {image_id})"
-    if not isinstance(image_id, int) or isinstance(image_id, bool) or image_id not in file_names:
-        raise ValueError(f"{where}: image id not in the ground truth{MATCH_HINT}")
-    if "file_name" in det and Path(str(det["file_name"])).name != file_names[image_id]:
-        raise ValueError(f"{where}: file_name {det['file_name']!r} is not the ground truth's "
-                         f"{file_names[image_id]!r} for that id{MATCH_HINT}")  # fmt: skip
-    if det.get("category_id") != PERSON_CATEGORY:
-        if "category_id" not in det:
-            raise ValueError(f"{where}: missing 'category_id'")
-        return None
-    bbox = _number_list(det.get("bbox"), 4, "bbox", where)
-    score = float(_number_list(det.get("score"), 1, "score", where)[0])
-    if "densepose" not in det:
-        raise ValueError(f"{where}: missing 'densepose'")
-    shape, png = _densepose_field(det["densepose"], where)
-    expected = (3, *iuv_size(bbox[2], bbox[3]))
-    if shape != expected:
-        raise ValueError(
-            f"{where}: IUV shape {list(shape)} does not fit bbox {bbox.tolist()} (expected {list(expected)})"
-        )
-    return Detection(index, int(image_id), bbox, score, shape, png)
-
-
-def load_gt(gt: str | Path | COCO) -> COCO:
-    """A pycocotools COCO from a DensePose-COCO json path (checked, quietly) or an existing COCO.
-
-    A file without an annotation carrying DensePose points is refused: every metric would be -100.
-    """
-    if isinstance(gt, COCO):
-        return gt
-    return load_coco(gt, EVAL_ANNOTATION_FIELDS, EVAL_DP_FIELDS, need_densepose=True)
-
-
-def load_results(results: str | Path | list) -> list:
-    """The result list, from a JSON path or as given."""
-    if isinstance(results, str | Path):
-        path = Path(results)
-        results = read_json(path)
-        if not isinstance(results, list):
-            raise ValueError(f"{path}: results must be a JSON list of detections")
-    return results
+IMAGES_PER_WORKER = 100
+# A similarity below 0.5 never takes part in the matching. GPSm = sqrt(GPS · IoU) <= sqrt(GPS) can reach 0.5 only
+# where GPS >= 0.25: below this (a margin under 0.25) neither GPS nor the mask IoU is computed.
+GPSM_NEEDS_IOU = 0.249
 
 
 @dataclass
@@ -175,7 +74,7 @@ def _gt_person(ann: dict) -> GtPerson:
     where = f"annotation {ann.get('id')} (image id {ann.get('image_id')})"
     if not isinstance(ann.get("id"), int) or ann["id"] < 1:
         raise ValueError(f"{where}: annotation ids must be integers >= 1")
-    bbox = _number_list(ann.get("bbox"), 4, "bbox", where)
+    bbox = number_list(ann.get("bbox"), 4, "bbox", where)
     if "dp_x" not in ann:
         return GtPerson(ann, bbox, None)
     dp = {k: np.asarray(ann.get(k, []), dtype=np.float64).reshape(-1) for k in DP_POINT_KEYS}
@@ -219,32 +118,78 @@ def _apply_ignore_regions(image: dict, gts: list[dict], dts: list[Detection]) ->
     return gts, dts
 
 
+@dataclass
+class ImageResult:
+    """What one image gives the observers: its GT persons (after the ignore regions) and score-sorted top
+    detections, the GPS-mode ``ImagePairs`` (similarity (D, G)), ``iuv_of(d)`` (decoded once per image) and
+    the ``scorer`` that read them."""
+
+    image: dict
+    gts: list[GtPerson]
+    dts: list[Detection]
+    gps: ImagePairs
+    iuv_of: Callable[[int], np.ndarray]
+    scorer: GpsScorer
+
+
+class Observer(Protocol):
+    def image(self, result: ImageResult) -> None: ...
+
+    def extend(self, other) -> None: ...
+
+
 class DensePoseEvaluator:
-    """Builds the per-image GPS / GPSm / box-IoU matrices for one GT and result set."""
+    """Scores one ground truth and one result set image by image (see the module docstring)."""
 
-    def __init__(self, coco: COCO, detections: list[Detection], eval_data: EvalData):
-        self.coco = coco
-        self.eval_data = eval_data
+    def __init__(self, truth: GroundTruth, found: ResultIndex, eval_data: EvalData,
+                 observers: Iterable[Observer] = ()):  # fmt: skip
+        self.truth, self.found, self.eval_data = truth, found, eval_data
         self.scorer = GpsScorer(eval_data)
-        self.by_image: dict[int, list[Detection]] = {}
-        for det in detections:
-            self.by_image.setdefault(det.image_id, []).append(det)
+        self.observers = list(observers)
+        self.modes = {"densepose_gps": ModeAccumulator(), "densepose_gpsm": ModeAccumulator()}
+        if found.with_keypoints:
+            self.modes["keypoints"] = ModeAccumulator(densepose=False)
 
-    def image_pairs(self) -> tuple[list[ImagePairs], list[ImagePairs]]:
-        """(GPS-mode, GPSm-mode) pairs of every GT image, in sorted image-id order."""
-        gps_mode, gpsm_mode = [], []
-        for image_id in sorted(self.coco.getImgIds()):
-            gps, gpsm = self._image(image_id)
-            gps_mode.append(gps)
-            gpsm_mode.append(gpsm)
-        return gps_mode, gpsm_mode
+    def run(self, workers: int | None = None) -> dict[str, dict[str, float]]:
+        """The metrics of every mode, ×100, images in sorted id order.
 
-    def _image(self, image_id: int) -> tuple[ImagePairs, ImagePairs]:
-        image = self.coco.imgs[image_id]
-        anns = self.coco.loadAnns(self.coco.getAnnIds(imgIds=[image_id], catIds=[PERSON_CATEGORY]))
-        anns, dts = _apply_ignore_regions(image, anns, self.by_image.get(image_id, []))
-        order = np.argsort([-d.score for d in dts], kind="mergesort")[:MAX_DETS]
-        dts = [dts[i] for i in order]
+        ``workers`` > 1 processes (default ``default_workers``) score contiguous runs of images; their matches
+        and observations are joined in image order, so the numbers do not depend on ``workers``.
+        """
+        image_ids = self.truth.image_ids()
+        workers = default_workers(len(image_ids)) if workers is None else max(1, min(workers, len(image_ids)))
+        if workers == 1:
+            self.score(image_ids)
+        else:
+            global _FORKED
+            _FORKED = (self, np.array_split(np.array(image_ids, dtype=np.int64), workers))
+            try:
+                with multiprocessing.get_context("fork").Pool(workers) as pool:
+                    for modes, observers in pool.map(_score_run, range(workers)):
+                        for name, mode in modes.items():
+                            self.modes[name].extend(mode)
+                        for mine, theirs in zip(self.observers, observers, strict=True):
+                            mine.extend(theirs)
+            finally:
+                _FORKED = None
+        return {name: mode.summary() for name, mode in self.modes.items()}
+
+    def score(self, image_ids) -> None:
+        """Score ``image_ids`` (sorted) into ``modes`` and the observers."""
+        for image_id in image_ids:
+            image_id = int(image_id)
+            anns = self.truth.annotations(image_id)
+            dets = self.found.detections(image_id)
+            gps, gpsm = self._densepose(self.truth.images[image_id], anns, dets)
+            self.modes["densepose_gps"].add(gps)
+            self.modes["densepose_gpsm"].add(gpsm)
+            if "keypoints" in self.modes:
+                self.modes["keypoints"].add(_keypoint_pairs(anns, dets))
+        return {name: mode.summary() for name, mode in self.modes.items()}
+
+    def _densepose(self, image: dict, anns: list[dict], dets: list[Detection]) -> tuple[ImagePairs, ImagePairs]:
+        anns, dts = _apply_ignore_regions(image, anns, dets)
+        dts = _top_detections(dts)
         gts = [_gt_person(a) for a in anns]
         scored = [g for g in gts if not g.ignore]
         for person, points in zip(scored, gt_points(self.eval_data, [(g.bbox, g.dp) for g in scored]), strict=True):
@@ -257,7 +202,7 @@ class DensePoseEvaluator:
                 decoded[d] = dts[d].decode()
             return decoded[d]
 
-        gps = self.scorer.matrix([g.points for g in gts], boxes, iuv_of)
+        gps = self.scorer.matrix([g.points for g in gts], boxes, iuv_of, GPSM_NEEDS_IOU)
         gpsm = self._gpsm(gps, gts, boxes, iuv_of, (image["height"], image["width"]))
         crowd = np.array([g.crowd for g in gts], dtype=bool)
         box_iou = np.zeros(gps.shape)
@@ -271,64 +216,93 @@ class DensePoseEvaluator:
             scores=np.array([d.score for d in dts]),
             dt_area=boxes[:, 2] * boxes[:, 3],
         )
-        return ImagePairs(similarity=gps, **common), ImagePairs(similarity=gpsm, **common)
+        gps_pairs = ImagePairs(similarity=gps, **common)
+        for observer in self.observers:
+            observer.image(ImageResult(image, gts, dts, gps_pairs, iuv_of, self.scorer))
+        return gps_pairs, ImagePairs(similarity=gpsm, **common)
 
     def _gpsm(
         self, gps: np.ndarray, gts: list[GtPerson], boxes: np.ndarray, iuv_of: Callable[[int], np.ndarray], image_hw
     ) -> np.ndarray:
-        """sqrt(GPS · mask IoU); the IoU is only needed where GPS > 0."""
+        """sqrt(GPS · mask IoU) where it can reach 0.5 (``GPSM_NEEDS_IOU``), else 0 (never matched either way)."""
         gpsm = np.zeros(gps.shape)
         dt_masks: dict[int, PastedMask] = {}
-        for d, g in zip(*np.nonzero(gps > 0), strict=True):
+        for d, g in zip(*np.nonzero(gps >= GPSM_NEEDS_IOU), strict=True):
             if d not in dt_masks:
                 dt_masks[d] = paste(iuv_of(d)[0] > 0, boxes[d], image_hw)
-            iou = mask_iou(dt_masks[d], gts[g].mask(image_hw, self.coco.annToMask), gts[g].crowd)
+            iou = mask_iou(dt_masks[d], gts[g].mask(image_hw, self.truth.coco.annToMask), gts[g].crowd)
             gpsm[d, g] = math.sqrt(gps[d, g] * iou)
         return gpsm
 
 
-def keypoint_metrics(coco: COCO, results: list[dict]) -> dict[str, float]:
-    """COCO keypoint AP/AR (pycocotools COCOeval, iouType 'keypoints'), ×100."""
-    for ann in coco.dataset.get("annotations", []):
-        if "num_keypoints" not in ann or "keypoints" not in ann:
-            raise ValueError(f"annotation {ann.get('id')}: keypoint AP needs 'keypoints' and 'num_keypoints'")
-    dets = [{k: r[k] for k in ("image_id", "category_id", "bbox", "score", "keypoints")} for r in results]
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_eval = COCOeval(coco, coco.loadRes(dets), iouType="keypoints")
-        coco_eval.evaluate()
-        coco_eval.accumulate()
-        coco_eval.summarize()
-    return {name: 100.0 * float(v) for name, v in zip(METRIC_NAMES, coco_eval.stats, strict=True)}
+def default_workers(num_images: int) -> int:
+    """One process per usable CPU, at most one per ``IMAGES_PER_WORKER`` images; 1 where fork is missing or in a
+    process that has imported torch (its thread pools, and CUDA, must not be forked)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or "torch" in sys.modules:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, num_images // IMAGES_PER_WORKER))
 
 
-def _check_keypoints(results: list, parsed: list[Detection | None]) -> bool:
-    """True when the person results carry keypoints; then each must have 51 numbers."""
-    persons = [(i, r) for i, (r, det) in enumerate(zip(results, parsed, strict=True)) if det]
-    if not any("keypoints" in r for _, r in persons):
-        return False
-    for i, r in persons:
-        _number_list(r.get("keypoints"), NUM_KEYPOINT_VALUES, "keypoints", f"detection {i} (image id {r['image_id']})")
-    return True
+_FORKED: tuple[DensePoseEvaluator, list[np.ndarray]] | None = None  # what a forked worker inherits
+
+
+def _score_run(index: int) -> tuple[dict, list]:
+    """In a forked worker: score run ``index`` of the inherited evaluator with fresh accumulators."""
+    evaluator, runs = _FORKED
+    evaluator.truth.source.reopen()
+    evaluator.found.source.reopen()
+    evaluator.modes = {name: ModeAccumulator(mode.densepose) for name, mode in evaluator.modes.items()}
+    evaluator.observers = [type(observer)() for observer in evaluator.observers]
+    evaluator.score(runs[index])
+    return evaluator.modes, evaluator.observers
+
+
+def _top_detections(dts: list[Detection]) -> list[Detection]:
+    """The ``MAX_DETS`` highest-scoring detections, ties in results order."""
+    order = np.argsort([-d.score for d in dts], kind="mergesort")[:MAX_DETS]
+    return [dts[i] for i in order]
+
+
+def _keypoint_pairs(anns: list[dict], dets: list[Detection]) -> ImagePairs:
+    """pycocotools' keypoint evaluation of one image: every person and detection (no ignore regions)."""
+    dts = _top_detections(dets)
+    boxes = np.array([d.bbox for d in dts]).reshape(-1, 4)
+    oks = oks_matrix(anns, np.array([d.keypoints for d in dts]).reshape(-1, 51)) if anns else np.zeros((len(dts), 0))
+    return ImagePairs(
+        similarity=oks,
+        box_iou=np.zeros(oks.shape),
+        gt_ignore=keypoint_ignore(anns),
+        gt_crowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool),
+        gt_area=np.array([float(a["area"]) for a in anns]),
+        scores=np.array([d.score for d in dts]),
+        dt_area=boxes[:, 2] * boxes[:, 3],
+    )
 
 
 def evaluate_densepose(
-    gt: str | Path | COCO, results: str | Path | list, eval_data_dir: str | Path | EvalData
+    gt: str | Path | COCO,
+    results: str | Path | list,
+    eval_data_dir: str | Path | EvalData,
+    observers: Iterable[Observer] = (),
+    workers: int | None = None,
 ) -> dict[str, dict[str, float]]:
     """GPS and GPSm AP/AR ×100 under ``densepose_gps`` and ``densepose_gpsm``.
 
     ``gt``: DensePose-COCO json path or COCO; ``results``: list of official result dicts or a json
     path; ``eval_data_dir``: directory of the three evaluation files (or a loaded ``EvalData``). When
     the results carry ``keypoints``, a ``keypoints`` section holds COCO keypoint AP/AR. Malformed
-    detections raise ValueError naming the detection; empty results score 0.
+    detections raise ValueError naming the detection; empty results score 0. ``observers`` see every image
+    (an observer has ``image(ImageResult)``, ``extend(other)`` and a constructor without arguments, for the
+    worker processes); ``workers``: see ``DensePoseEvaluator.run``.
     """
-    coco = load_gt(gt)
-    results = load_results(results)
-    file_names = {image_id: Path(image["file_name"]).name for image_id, image in coco.imgs.items()}
-    parsed = [parse_detection(i, det, file_names) for i, det in enumerate(results)]
-    with_keypoints = _check_keypoints(results, parsed)
-    eval_data = eval_data_dir if isinstance(eval_data_dir, EvalData) else load_eval_data(eval_data_dir)
-    gps_pairs, gpsm_pairs = DensePoseEvaluator(coco, [d for d in parsed if d], eval_data).image_pairs()
-    metrics = {"densepose_gps": evaluate_pairs(gps_pairs), "densepose_gpsm": evaluate_pairs(gpsm_pairs)}
-    if with_keypoints:
-        metrics["keypoints"] = keypoint_metrics(coco, [r for r, det in zip(results, parsed, strict=True) if det])
-    return metrics
+    with GroundTruth.load(gt) as truth, ResultIndex.load(results, truth.file_names) as found:
+        return score(truth, found, as_eval_data(eval_data_dir), observers, workers)
+
+
+def score(truth: GroundTruth, found: ResultIndex, eval_data: EvalData, observers: Iterable[Observer] = (),
+          workers: int | None = None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """The metrics of checked results ``found`` against ``truth`` (see ``evaluate_densepose``)."""
+    if found.with_keypoints and truth.keypoint_gap:
+        raise ValueError(f"{truth.path}: {truth.keypoint_gap}")
+    return DensePoseEvaluator(truth, found, eval_data, observers).run(workers)

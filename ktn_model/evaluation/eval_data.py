@@ -152,6 +152,11 @@ def load_eval_data(directory: str | Path) -> EvalData:
     return EvalData(part_id=part_id, u=u, v=v, mesh_id=index, pdist=pdist, num_mesh=num_mesh)
 
 
+def as_eval_data(source: str | Path | EvalData) -> EvalData:
+    """``source`` itself when already loaded, else ``load_eval_data(source)``."""
+    return source if isinstance(source, EvalData) else load_eval_data(source)
+
+
 def _row(values: np.ndarray, dtype: type) -> np.ndarray:
     return np.asarray(values, dtype=dtype).reshape(1, -1)
 

@@ -25,13 +25,17 @@ class GtPoints:
     """The GT points of one person that have a surface vertex (the set P of the GPS sum).
 
     ``x``, ``y``: (P,) image-frame positions dp·size/255 + corner; ``mesh_id``: (P,) 1-based mesh
-    vertex of the GT (I, U, V); ``kappa``: (P,) κ of the point's part group.
+    vertex of the GT (I, U, V); ``kappa``: (P,) κ of the point's part group; ``part``, ``u``, ``v``: (P,)
+    the annotated patch I and chart coordinates.
     """
 
     x: np.ndarray
     y: np.ndarray
     mesh_id: np.ndarray
     kappa: np.ndarray
+    part: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
 
 
 def gt_points(eval_data: EvalData, persons: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> list[GtPoints]:
@@ -56,9 +60,33 @@ def gt_points(eval_data: EvalData, persons: list[tuple[np.ndarray, dict[str, np.
                 y=dp["dp_y"][keep] * h / EVAL_POINT_SCALE + y,
                 mesh_id=eval_data.mesh_id[vert[keep] - 1],
                 kappa=KAPPA[PART_GROUP[prt[keep]]],
+                part=prt[keep],
+                u=dp["dp_U"][keep].astype(np.float64),
+                v=dp["dp_V"][keep].astype(np.float64),
             )
         )
     return points
+
+
+def _pixels(x: np.ndarray, y: np.ndarray, dt_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(px, py, inside), each (D, P): the points' pixels in each detection's IUV grid and whether they lie in it."""
+    px = np.trunc(x[None, :] - dt_boxes[:, :1]).astype(np.int64)
+    py = np.trunc(y[None, :] - dt_boxes[:, 1:2]).astype(np.int64)
+    width, height = np.trunc(dt_boxes[:, 2:3]), np.trunc(dt_boxes[:, 3:4])
+    return px, py, (px >= 0) & (py >= 0) & (px < width) & (py < height)
+
+
+@dataclass
+class PointReadings:
+    """A detection's prediction at the points of one GT person, as the GPS reads it: ``label``, ``u8``, ``v8``
+    (P,) uint8 (0 outside the box), ``distance`` (P,) geodesic metres to the GT vertex (inf: background,
+    outside, or a label without vertices), ``similarity`` (P,) the GPS terms."""
+
+    label: np.ndarray
+    u8: np.ndarray
+    v8: np.ndarray
+    distance: np.ndarray
+    similarity: np.ndarray
 
 
 class GpsScorer:
@@ -84,13 +112,23 @@ class GpsScorer:
             self._pred_mesh[todo] = np.where(vertex > 0, self.eval_data.mesh_id[vertex - 1], 0)
         return np.where(valid, self._pred_mesh[key], 0)
 
+    def readings(self, points: GtPoints, dt_box: np.ndarray, iuv: np.ndarray) -> PointReadings:
+        """What the detection with XYWH box ``dt_box`` and (3, H, W) ``iuv`` predicts at ``points``."""
+        px, py, inside = (a[0] for a in _pixels(points.x, points.y, dt_box[None, :]))
+        values = np.zeros((3, len(points.x)), dtype=np.uint8)
+        values[:, inside] = iuv[:, py[inside], px[inside]]
+        distance = self.eval_data.geodesic(points.mesh_id, self.pred_mesh_ids(*values))
+        similarity = np.exp(-(distance**2) / (2 * points.kappa**2))
+        return PointReadings(values[0], values[1], values[2], distance, similarity)
+
     def matrix(
-        self, gts: list[GtPoints | None], dt_boxes: np.ndarray, iuv_of: Callable[[int], np.ndarray]
+        self, gts: list[GtPoints | None], dt_boxes: np.ndarray, iuv_of: Callable[[int], np.ndarray], floor: float = 0.0
     ) -> np.ndarray:
         """(D, G) GPS of every detection against every GT; ``None`` GTs (ignored) score 0.
 
-        ``dt_boxes``: (D, 4) XYWH; ``iuv_of(d)``: the (3, H, W) uint8 IUV of detection d, called
-        only for detections that contain at least one GT point.
+        ``dt_boxes``: (D, 4) XYWH; ``iuv_of(d)``: the (3, H, W) uint8 IUV of detection d, called only for
+        detections holding at least a ``floor`` fraction (and at least one) of some GT's points. A pair below
+        that fraction has GPS < ``floor`` (a point outside scores 0) and may be left at 0.
         """
         num_dt = len(dt_boxes)
         scores = np.zeros((num_dt, len(gts)))
@@ -99,18 +137,19 @@ class GpsScorer:
             return scores
         pts = [gts[g] for g in columns]
         x, y, mesh_a, kappa = (np.concatenate([getattr(p, f) for p in pts]) for f in ("x", "y", "mesh_id", "kappa"))
-        px = np.trunc(x[None, :] - dt_boxes[:, :1]).astype(np.int64)
-        py = np.trunc(y[None, :] - dt_boxes[:, 1:2]).astype(np.int64)
-        width, height = np.trunc(dt_boxes[:, 2:3]), np.trunc(dt_boxes[:, 3:4])
-        inside = (px >= 0) & (py >= 0) & (px < width) & (py < height)
+        px, py, inside = _pixels(x, y, dt_boxes)
         mesh_b = np.zeros(px.shape, dtype=np.int64)
-        rows = np.flatnonzero(inside.any(axis=1))
-        if rows.size:  # samples in row-major order, as boolean indexing of ``inside`` enumerates them
-            samples = [iuv_of(int(d))[:, py[d, inside[d]], px[d, inside[d]]] for d in rows]
-            mesh_b[inside] = self.pred_mesh_ids(*np.concatenate(samples, axis=1))
+        bounds = np.concatenate([[0], np.cumsum([len(p.x) for p in pts])])
+        # (D, columns): the share of each GT's points inside each detection, an upper bound of the pair's GPS
+        held = np.add.reduceat(inside, bounds[:-1], axis=1, dtype=np.int64) / np.diff(bounds)
+        rows = np.flatnonzero(((held >= floor) & (held > 0)).any(axis=1))
+        if rows.size:  # samples in row-major order, as boolean indexing of ``taken`` enumerates them
+            taken = np.zeros_like(inside)
+            taken[rows] = inside[rows]
+            samples = [iuv_of(int(d))[:, py[d, taken[d]], px[d, taken[d]]] for d in rows]
+            mesh_b[taken] = self.pred_mesh_ids(*np.concatenate(samples, axis=1))
         dist = self.eval_data.geodesic(mesh_a[None, :], mesh_b)
         similarity = np.exp(-(dist**2) / (2 * kappa**2))
-        bounds = np.concatenate([[0], np.cumsum([len(p.x) for p in pts])])
         for g, start, end in zip(columns, bounds[:-1], bounds[1:], strict=True):  # sum / |P| as the reference
             scores[:, g] = similarity[:, start:end].sum(axis=1) / (end - start)
         return scores
