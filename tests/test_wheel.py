@@ -42,6 +42,9 @@ def test_the_wheel_holds_presets_and_graphs(installed):
     assert (shipped / "configs" / "detectron2" / "densepose_rcnn_R_50_FPN_s1x.yaml").is_file()
     assert (shipped / "configs" / "release" / "ktnv2_R_50.yaml").is_file()
     assert (shipped / "graphs" / "v2.pkl").is_file() and (installed / "ktn_utils" / "atomic.py").is_file()
+    for name in ("cse/densepose_rcnn_R_50_FPN_soft_s1x", "evolution/densepose_R_50_FPN_DL_WC1M_3x_Atop10P_CA"):
+        assert (shipped / "configs" / "detectron2" / f"{name}.yaml").is_file()  # every zoo model's preset
+    assert (shipped / "zoo" / "models.csv").is_file()
 
 
 def test_demo_and_train_with_a_preset_name_from_another_directory(installed, tmp_path):
