@@ -32,8 +32,9 @@ def infer(
     inputs: list[str] = typer.Argument(..., help="Image files, folders, glob patterns or video files, then optional "
                                        "config overrides as KEY VALUE pairs (e.g. MODEL.DEVICE cpu)."),
     weights: Path = typer.Option(..., "--weights", help="Checkpoint: ours (model_*.pth), a detectron2 model-zoo "
-                                 ".pkl or a KTN-release .pth (the format is detected from the content), or a "
-                                 "`ktn export` file: .onnx (run by onnxruntime) or TorchScript."),
+                                 ".pkl or a KTN-release .pth (the format is detected from the content), a "
+                                 "`ktn export` file: .onnx (run by onnxruntime) or TorchScript, or zoo:NAME (`ktn "
+                                 "models`; downloaded once into KTN_CACHE, with its preset)."),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     config_file: Path | None = typer.Option(
         None, "--config-file", help="Config of the model, e.g. configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml "

@@ -2,11 +2,11 @@
 as possible and without regard for speed: the formula implementation that ``ktn_model.evaluation`` is checked
 against (``tests/test_eval_speed.py``) and the baseline of ``benchmarks/eval_speed.py``.
 
-It works like the released evaluator: both files are loaded whole; per (detection, GT) pair the detection's
-PNG is decoded, every GT point inside it gets its closest vertex by a search over all vertices of its part,
-and each geodesic distance is looked up in a Python loop; GPSm builds full-image masks and pycocotools' IoU of
-their RLEs; matching, accumulation and summary are the per-detection loops of the protocol text. Keypoint AP
-is pycocotools' ``COCOeval``.
+It works like the released evaluator: both files are loaded whole; GPS and GPSm are two passes over the images;
+per (detection, GT) pair the detection's PNG is decoded, every GT point inside it gets its closest vertex by a
+search over all vertices of its part, and each geodesic distance is looked up in a Python loop; GPSm adds the
+IoU of every pair's full-image masks (pycocotools' RLE IoU); matching, accumulation and summary are the
+per-detection loops of the protocol text. Keypoint AP is pycocotools' ``COCOeval``.
 
     python tests/reference_eval.py GT_JSON RESULTS_JSON EVAL_DATA_DIR [--out METRICS_JSON]   # else printed
 """
@@ -222,41 +222,50 @@ def summarize(per_area: list[list]) -> dict[str, float]:
                             mean(recall[1]), mean(recall[2])], strict=True))  # fmt: skip
 
 
+def image_scene(coco: COCO, results: list[dict], image_id: int) -> tuple[list[dict], list[dict]]:
+    """The image's persons and its 20 best detections, after its ignore regions."""
+    image = coco.imgs[image_id]
+    region = None
+    if image.get("ignore_regions_x"):
+        polygons = [[c for xy in zip(px, py, strict=True) for c in xy]
+                    for px, py in zip(image["ignore_regions_x"], image["ignore_regions_y"], strict=True)]
+        region = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polygons, image["height"],
+                                                                           image["width"])))  # fmt: skip
+    gts = [g for g in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=[1])) if region_keeps(region, g, None)]
+    dts = [d for d in results if d["image_id"] == image_id and region_keeps(region, d, None if region is None
+                                                                            else decode(d)[0])]  # fmt: skip
+    for g in gts:
+        g["_ignore"] = "dp_x" not in g
+    return gts, [dts[i] for i in np.argsort([-d["score"] for d in dts], kind="mergesort")[:20]]
+
+
+def mask_ious(coco: COCO, gts: list[dict], dts: list[dict], height: int, width: int) -> list[list[float]]:
+    """(D, G) IoU of the full-image person masks, every pair."""
+    gt_masks = [gt_full_mask(coco, g, height, width) for g in gts]
+    return [[mask_iou(full_mask(decode(d)[0], d["bbox"], height, width), m, bool(g.get("iscrowd", 0)))
+             for g, m in zip(gts, gt_masks, strict=True)] for d in dts]  # fmt: skip
+
+
 def evaluate(gt_path, results_path, eval_dir) -> dict[str, dict[str, float]]:
+    """GPS, then GPSm, each a whole pass over the images as the released evaluator runs them, and keypoint AP."""
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(gt_path))
     results = [r for r in json.loads(Path(results_path).read_text()) if r["category_id"] == 1]
     mesh = Mesh(Path(eval_dir))
     modes = {"densepose_gps": [[], [], []], "densepose_gpsm": [[], [], []]}
-    for image_id in sorted(coco.getImgIds()):
-        image = coco.imgs[image_id]
-        height, width = image["height"], image["width"]
-        region = None
-        if image.get("ignore_regions_x"):
-            polygons = [[c for xy in zip(px, py, strict=True) for c in xy]
-                        for px, py in zip(image["ignore_regions_x"], image["ignore_regions_y"], strict=True)]
-            region = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(polygons, height, width)))
-        gts = [g for g in coco.loadAnns(coco.getAnnIds(imgIds=[image_id], catIds=[1])) if region_keeps(region, g, None)]
-        dts = [d for d in results if d["image_id"] == image_id and region_keeps(region, d, None if region is None
-                                                                                else decode(d)[0])]  # fmt: skip
-        dts = [dts[i] for i in np.argsort([-d["score"] for d in dts], kind="mergesort")[:20]]
-        for g in gts:
-            g["_ignore"] = "dp_x" not in g
-        sims = [[0.0 if g["_ignore"] else gps(mesh, g, d) for g in gts] for d in dts]
-        masks = {}
-        sims_m = [[0.0] * len(gts) for _ in dts]
-        for d, det in enumerate(dts):
-            for g, gt in enumerate(gts):
-                if sims[d][g] > 0:
-                    if g not in masks:
-                        masks[g] = gt_full_mask(coco, gt, height, width)
-                    dt_mask = full_mask(decode(det)[0], det["bbox"], height, width)
-                    sims_m[d][g] = math.sqrt(sims[d][g] * mask_iou(dt_mask, masks[g], bool(gt.get("iscrowd", 0))))
-        crowd = [int(g.get("iscrowd", 0)) for g in gts]
-        box_ious = mask_utils.iou([d["bbox"] for d in dts], [g["bbox"] for g in gts], crowd) if dts and gts else []
-        for name, matrix in (("densepose_gps", sims), ("densepose_gpsm", sims_m)):
+    for name, per_area in modes.items():
+        for image_id in sorted(coco.getImgIds()):
+            gts, dts = image_scene(coco, results, image_id)
+            sims = [[0.0 if g["_ignore"] else gps(mesh, g, d) for g in gts] for d in dts]
+            if name == "densepose_gpsm":
+                image = coco.imgs[image_id]
+                ious = mask_ious(coco, gts, dts, image["height"], image["width"])
+                sims = [[math.sqrt(s * i) for s, i in zip(row, iou_row, strict=True)]
+                        for row, iou_row in zip(sims, ious, strict=True)]  # fmt: skip
+            crowd = [int(g.get("iscrowd", 0)) for g in gts]
+            box_ious = mask_utils.iou([d["bbox"] for d in dts], [g["bbox"] for g in gts], crowd) if dts and gts else []
             for a, area in enumerate(AREAS):
-                modes[name][a].append(match(matrix, box_ious, gts, dts, area))
+                per_area[a].append(match(sims, box_ious, gts, dts, area))
     metrics = {name: summarize(per_area) for name, per_area in modes.items()}
     if results and "keypoints" in results[0]:
         with contextlib.redirect_stdout(io.StringIO()):

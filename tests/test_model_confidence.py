@@ -76,14 +76,19 @@ def test_nothing_enabled_is_the_chart_output():
     assert predictor.output_type is DensePoseOutput and type(predictor(torch.randn(1, 8, 7, 7))) is DensePoseOutput
 
 
+def _wc_tiny(preset: str, *opts: str):
+    """The tiny CPU preset with the chart predictor and the confidences of ``preset`` (WC1, WC2, WC1M, WC2M)."""
+    uv_type, segm = WC[preset]
+    return _tiny("MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.KTM", "none",
+                 "MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME", "DensePoseChartWithConfidencePredictor",
+                 "MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.ENABLED", "True",
+                 "MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.TYPE", uv_type,
+                 "MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.ENABLED", str(segm), *opts)
+
+
 @pytest.mark.parametrize("preset", ["WC1", "WC2M"])
 def test_a_wc_model_trains_with_the_nll_and_exports_detectron2_names(preset):
-    uv_type, segm = WC[preset]
-    cfg = _tiny("MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.KTM", "none",
-                "MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME", "DensePoseChartWithConfidencePredictor",
-                "MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.ENABLED", "True",
-                "MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.TYPE", uv_type,
-                "MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.ENABLED", str(segm))
+    cfg = _wc_tiny(preset)
     torch.manual_seed(0)
     model = build_model(cfg).train()
     images, targets = zip(*(_sample(s) for s in (1, 2)), strict=True)
@@ -115,3 +120,19 @@ def test_the_converter_reads_part_confidences_at_the_label_and_segmentation_conf
     assert result.confidences["sigma_2"].tolist() == [[7.0, 0.0]]
     assert result.confidences["fine_segm_confidence"].tolist() == [[0.25, 0.25]]
     assert result.to("cpu").confidences.keys() == result.confidences.keys()
+
+
+def test_a_wc_model_exports_with_its_confidences(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from ktn_model.export.exporter import export_model
+    from ktn_model.export.runtime import load_exported
+
+    cfg = _wc_tiny("WC2M", "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0")
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    check = export_model(model, cfg, tmp_path / "wc2m.onnx", "onnx")
+    assert check.detections[0] == check.detections[1]
+    _, exported = load_exported(tmp_path / "wc2m.onnx")
+    (got,) = exported([torch.rand(3, 256, 341)])
+    assert type(got["densepose"]) is model.roi_heads.densepose_predictor.output_type
+    assert got["densepose"].kappa_v.shape[1:] == (25, 56, 56)

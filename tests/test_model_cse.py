@@ -87,3 +87,10 @@ def test_a_checkpoint_of_another_kind_is_one_line_naming_the_preset(tmp_path, zo
     assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error:"), res.output
     assert message in lines[0] and "does not fit this config" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_cse_training_stops_with_one_line():
+    from ktn_model.modeling.losses.cse import DensePoseCseLoss
+
+    with pytest.raises(ValueError, match=r"^CSE models \(DensePoseEmbeddingPredictor\) run inference only here"):
+        DensePoseCseLoss.from_config(None)(None, [], [])

@@ -9,6 +9,7 @@ bytes each, not with the size of their IUV images (docs/densepose_format.md, "Sp
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from ktn_model.data.iuv import iuv_size
 from ktn_model.evaluation.json_stream import SpanReader, records
 from ktn_model.evaluation.results import PERSON_CATEGORY, decode_iuv
 
+_NUMBER_TYPES = (int, float)
 MATCH_HINT = " (run `ktn infer --annotations GT_JSON` so that results.json uses the ground truth's image ids)"
 
 
@@ -52,13 +54,9 @@ class Detection:
 
 def number_list(value, length: int, what: str, where: str) -> np.ndarray:
     """A list of ``length`` finite numbers as float64, else a ValueError naming ``where``."""
-    if type(value) is list and len(value) == length:  # the usual case, without asarray's generality
-        try:
-            arr = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            arr = None
-        if arr is not None and arr.ndim == 1 and np.isfinite(arr).all():
-            return arr
+    if type(value) is list and len(value) == length and all(type(x) in _NUMBER_TYPES for x in value):
+        if all(math.isfinite(x) for x in value):  # the usual case, checked without numpy's overhead
+            return np.array(value, dtype=np.float64)
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -120,9 +118,11 @@ def parse_detection(index: int, det: dict, file_names: dict[int, str]) -> Detect
 
 def checked_detection(index: int, det: dict) -> Detection:
     """The ``Detection`` of a result dict that ``parse_detection`` accepted before (read again, not re-checked)."""
-    shape, png = _densepose_field(det["densepose"], f"detection {index}")
+    dp = det["densepose"]
+    png = dp[1] if isinstance(dp[1], str) else dp[0][1]  # [[3, h, w], png] or [[[3, h, w], png], bbox]
+    bbox = np.array(det["bbox"], dtype=np.float64)
     keypoints = np.array(det["keypoints"], dtype=np.float64) if "keypoints" in det else None
-    return Detection(index, det["image_id"], np.array(det["bbox"], dtype=np.float64), float(det["score"]), shape, png,
+    return Detection(index, det["image_id"], bbox, float(det["score"]), (3, *iuv_size(bbox[2], bbox[3])), png,
                      keypoints)  # fmt: skip
 
 

@@ -100,6 +100,7 @@ class EvalData:
         order = np.argsort(self.part_id, kind="stable")
         bounds = np.searchsorted(self.part_id[order], np.arange(NUM_PATCHES + 2))
         self._part_vertices = [order[bounds[p] : bounds[p + 1]] for p in range(NUM_PATCHES + 1)]
+        self._part_uv = [(self.u[c][None, :], self.v[c][None, :]) for c in self._part_vertices]
 
     def closest_vertices(self, part: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """1-based subdiv vertex nearest in (U, V) within each point's part; 0 where there is none.
@@ -109,16 +110,18 @@ class EvalData:
         """
         part = np.asarray(part)
         out = np.zeros(part.shape, dtype=np.int64)
-        for p in np.unique(part):
-            cand = self._part_vertices[int(p)] if 1 <= p <= NUM_PATCHES else ()
-            if len(cand) == 0:
+        order = np.argsort(part, kind="stable")  # the points of each part, found by bisection
+        bounds = np.searchsorted(part[order], np.arange(NUM_PATCHES + 2))
+        for p in range(1, NUM_PATCHES + 1):
+            cand = self._part_vertices[p]
+            if bounds[p] == bounds[p + 1] or len(cand) == 0:
                 continue
-            cu, cv = self.u[cand], self.v[cand]
-            rows = np.flatnonzero(part == p)
+            cu, cv = self._part_uv[p]
+            rows = order[bounds[p] : bounds[p + 1]]
             step = max(1, _CHUNK_ELEMENTS // len(cand))
             for start in range(0, len(rows), step):
                 r = rows[start : start + step]
-                dist = np.sqrt((cu[None, :] - u[r, None]) ** 2 + (cv[None, :] - v[r, None]) ** 2)
+                dist = np.sqrt((cu - u[r, None]) ** 2 + (cv - v[r, None]) ** 2)
                 out[r] = cand[np.argmin(dist, axis=1)] + 1
         return out
 

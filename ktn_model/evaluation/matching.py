@@ -52,7 +52,8 @@ def _greedy_match(sim: np.ndarray, ignore: list, crowd: list, gt_hit: np.ndarray
     """Matching step 2: per threshold, detections in score order take the best free GT ≥ t.
 
     When no detection and no GT has two candidates ≥ 0.5 (the usual case) nothing competes, and each candidate
-    pair is matched at the thresholds it reaches; otherwise the greedy loop runs.
+    pair is matched at the thresholds it reaches; otherwise the greedy loop runs, once per distinct candidate set
+    (a threshold with no similarity between it and the previous one repeats that one's matching).
     """
     strong = sim >= THRESHOLDS[0]
     if not strong.any():
@@ -66,8 +67,15 @@ def _greedy_match(sim: np.ndarray, ignore: list, crowd: list, gt_hit: np.ndarray
         return
     best_possible = sim.max(axis=1)
     rows = sim.tolist()
-    for t, thr in enumerate(THRESHOLDS):
-        floor = min(thr, 1 - 1e-10)
+    floors = np.minimum(THRESHOLDS, 1 - 1e-10)
+    run = -1
+    for t, floor in enumerate(floors.tolist()):
+        if run >= 0 and not ((sim >= floors[run]) & (sim < floor)).any():
+            # no similarity between the two floors: the same candidates, so the same matching as at ``run``
+            for out in (gt_hit, dt_hit, dt_ignore, dt_gt):
+                out[t] = out[run]
+            continue
+        run = t
         taken = gt_hit[t]
         for d in np.flatnonzero(best_possible >= floor):
             best, m = floor, -1
