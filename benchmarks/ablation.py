@@ -1,6 +1,6 @@
 """Paper Table I on synthetic data: the slim preset's baseline, +MID, +KTM and KTN, plus a control.
 
-Every variant is ``configs/ktn_tiny_cpu.yaml`` with the demo's schedule (``ktn_model.engine.demo``) and the
+Every variant is ``configs/ktn_tiny_cpu.yaml`` with the demo's schedule (``ktn_model.demo.workflow``) and the
 MID / KTM switches of Table I, trained on the same synthetic set and evaluated on the same val set,
 once per seed. The set is harder than the demo's: 2-5 persons per image standing close together (so
 they occlude one another) with heights from 0.2 to 0.9 of the image, and crowd regions more often.
@@ -30,14 +30,14 @@ import typer
 
 from ktn_model.data import scene, synthetic
 from ktn_model.data.body import pose_body
-from ktn_model.engine.demo import DEFAULT_GRAPH, DemoSettings, demo_cfg
+from ktn_model.demo.workflow import DEFAULT_GRAPH, DemoSettings, demo_cfg
 from ktn_model.engine.evaluator import evaluate_model
-from ktn_model.engine.rng import seed_all
 from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
 from ktn_model.modeling.ktm import VARIANTS as KTM_PARSERS
 from ktn_model.modeling.ktm import load_crkg
+from ktn_model.rng import seed_all
 from ktn_utils.atomic import atomic_write
 
 # Table I rows: (MODEL.ROI_DENSEPOSE_HEAD.DECODER_ON, ...KTM, shuffled CRKG rows); the decoder is MIDv2

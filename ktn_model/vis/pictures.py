@@ -1,4 +1,4 @@
-"""Pictures of DensePose predictions: contours, I segmentation, U, V, boxes, keypoints (``docs/usage.md``).
+"""Pictures of DensePose predictions: contours, I segmentation, U, V, boxes, keypoints, texture (``docs/usage.md``).
 
 Each visualiser draws on the input image in grey (as DensePose's ``apply_net.py show`` does) and
 returns an (H, W, 3) uint8 RGB array of the input's size, drawn with matplotlib's Agg renderer.
@@ -28,7 +28,6 @@ BOX_COLOUR = (15 / 255, 127 / 255, 18 / 255)  # the reference's BGR (18, 127, 15
 # COCO person skeleton, 0-based keypoint indices.
 SKELETON = [(a - 1, b - 1) for a, b in KEYPOINT_SKELETON]
 DPI = 100
-# The one default detection threshold of pictures and results (`ktn infer --min-score`, the demo).
 LABEL_FONT_PT = 7
 # Width of one label character and the label height, in font sizes (DejaVu Sans digits, with margin).
 LABEL_CHAR_WIDTH, LABEL_HEIGHT = 0.62, 1.25
