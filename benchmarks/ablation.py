@@ -43,16 +43,16 @@ import yaml
 from ktn_model.data import scene, synthetic
 from ktn_model.data.body import pose_body
 from ktn_model.data.synthetic import LONG_TAIL_QUOTA, LabelRegime
-from ktn_model.engine.demo import DEFAULT_GRAPH, DemoSettings, demo_cfg
+from ktn_model.demo.workflow import DEFAULT_GRAPH, DemoSettings, demo_cfg
 from ktn_model.engine.evaluator import evaluate_model
 from ktn_model.engine.inpaint import inpaint
-from ktn_model.engine.rng import seed_all
 from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
 from ktn_model.modeling.ktm import VARIANTS as KTM_PARSERS
 from ktn_model.modeling.ktm import load_crkg
 from ktn_model.modeling.weights import load_checkpoint
+from ktn_model.rng import seed_all
 from ktn_utils.atomic import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -44,7 +44,7 @@ from train_speed import measure  # noqa: E402
 from ktn_model.config import setup_cfg  # noqa: E402
 from ktn_model.data.resize import resize_shortest_edge  # noqa: E402
 from ktn_model.data.synthetic import generate  # noqa: E402
-from ktn_model.engine.predictor import build_trained_model  # noqa: E402
+from ktn_model.inference.pipeline import build_trained_model  # noqa: E402
 from ktn_model.modeling import build_model  # noqa: E402
 from ktn_model.modeling.build import build_postprocess  # noqa: E402
 from ktn_utils.atomic import atomic_write  # noqa: E402

@@ -40,7 +40,7 @@ def measure(threads: int, rounds: int) -> dict:
     from golden import load_image, make_weights, write_release_pth
 
     from ktn_model.config import setup_cfg
-    from ktn_model.engine.predictor import Predictor, build_trained_model
+    from ktn_model.inference.pipeline import Predictor, build_trained_model
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:

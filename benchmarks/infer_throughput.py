@@ -5,7 +5,7 @@ folder; a model of ``--config`` with random weights (seed 0) and ``--min-score``
 
 - model alone: the network's forward on the already decoded and resized tensors, one image a call;
 - Predictor: resize, network, score filter and post-processing from decoded pixels;
-- ktn infer: ``engine.outputs.run`` on the folder: decoding in the read-ahead thread, the Predictor, the IUV and
+- ktn infer: ``inference.writer.run`` on the folder: decoding in the read-ahead thread, the Predictor, the IUV and
   INDS PNGs, the part files and results.json (``--vis`` pictures too, none by default).
 
 Each figure is the best of ``--rounds`` passes after one warm-up image. The CPU is printed.
@@ -29,11 +29,11 @@ from rich.console import Console
 from ktn_model.config import setup_cfg
 from ktn_model.data.resize import resize_shortest_edge
 from ktn_model.data.synthetic import synth_scene
-from ktn_model.engine.outputs import InferenceRun, run
-from ktn_model.engine.predictor import Predictor
-from ktn_model.engine.progress import ImageProgress
-from ktn_model.engine.visualize import parse_vis
+from ktn_model.inference.pipeline import Predictor
+from ktn_model.inference.writer import InferenceRun, run
 from ktn_model.modeling import build_model
+from ktn_model.vis.pictures import parse_vis
+from ktn_utils.progress import ImageProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 

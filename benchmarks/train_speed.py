@@ -24,11 +24,11 @@ import typer
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
-from ktn_model.engine.demo import DEFAULT_GRAPH, DemoSettings, demo_cfg
-from ktn_model.engine.rng import seed_all
+from ktn_model.demo.workflow import DEFAULT_GRAPH, DemoSettings, demo_cfg
 from ktn_model.engine.runner import train_batches
 from ktn_model.engine.trainer import Trainer
 from ktn_model.modeling import build_model
+from ktn_model.rng import seed_all
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ import typer
 
 from ktn_model.data import body, scene
 from ktn_model.data.meta import NUM_PATCHES
-from ktn_model.engine.outputs import paste_iuv
+from ktn_model.inference.image_outputs import paste_iuv
 from ktn_model.inference.smoothing import to_box_grid
 from ktn_model.inference.steady import SteadyVideo
 from ktn_model.modeling.structures import DensePoseChartResult

@@ -2,11 +2,13 @@
 
 The weights are the R-50 golden fixture's (tests/data/golden, regenerated from its manifest), loaded as a
 detectron2 ``.pkl`` through ``--weights``; the image is ``astronaut.png`` (512×512 -> 800×800, 85 detections
-with these weights), the same setting in which detectron2 0.6 itself was timed (20.7 s at 2 threads, 39.1 s
-at 1 thread, on a 2-core machine of this kind). Each thread count runs in its own process: one warm-up image,
-then the fastest of ``--rounds`` (robust to other load); peak memory is the process's peak RSS. ``--precision
-bfloat16`` runs the DensePose branch under autocast (``TEST.DENSEPOSE_PRECISION``) and prints how far its
-outputs are from float32's: the same detections, the share of equal I labels, and the U/V differences.
+with these weights). Each thread count runs in its own process: one warm-up image, then the fastest of
+``--rounds`` (robust to other load); peak memory is the process's peak RSS. The first line names the CPU (model
+and torch's kernel set, ``torch.backends.cpu.get_cpu_capability()``) and the load average: figures from
+different CPUs are not comparable, so this prints no ratio to a time measured elsewhere (to compare with
+detectron2, time it on the same machine). ``--precision bfloat16`` runs the DensePose branch under autocast
+(``TEST.DENSEPOSE_PRECISION``) and prints how far its outputs are from float32's: the same detections, the
+share of equal I labels, and the U/V differences.
 
     .venv/bin/python benchmarks/zoo_speed.py --rounds 2 [--precision bfloat16]
 """
@@ -27,16 +29,17 @@ import torch
 import typer
 from PIL import Image
 
+from ktn_utils.machine import cpu_model, usable_cpus
+
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = ROOT / "configs" / "detectron2" / "densepose_rcnn_R_50_FPN_s1x.yaml"
-DETECTRON2_SECONDS = {1: 39.1, 2: 20.7}
 
 
 def measure(threads: int, rounds: int, precision: str) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from golden import GOLDEN, make_weights, write_detectron2_pkl
 
-    from ktn_model.engine.predictor import Predictor
+    from ktn_model.inference.pipeline import Predictor
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,18 +73,17 @@ def differences(exact: dict, reduced: dict) -> dict:
 def main(rounds: int = typer.Option(2, help="Timed images per thread count (after one warm-up)."),
          precision: str = typer.Option("float32", help="TEST.DENSEPOSE_PRECISION: float32 or bfloat16."),
          child: int = typer.Option(0, hidden=True)) -> None:
-    """Print s/image, detections and peak memory at 1 and 2 threads, and the ratio to detectron2's time."""
+    """Print the CPU, then s/image, detections and peak memory at 1 and 2 threads."""
     if child:
         print(json.dumps(measure(child, rounds, precision)))
         return
-    print(f"{PRESET.name}, golden R-50 weights, astronaut.png (800×800), DensePose branch in {precision}, "
-          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"CPU: {cpu_model()}, torch kernels {torch.backends.cpu.get_cpu_capability()}, {usable_cpus()} usable "
+          f"CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{PRESET.name}, golden R-50 weights, astronaut.png (800×800), DensePose branch in {precision}")
     for threads in (1, 2):
         cmd = [sys.executable, __file__, "--rounds", str(rounds), "--precision", precision, "--child", str(threads)]
         row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-        ratio = row["s/image"] / DETECTRON2_SECONDS[threads]
-        print(f"{threads} thread(s): {row['s/image']:.1f} s/image ({ratio:.2f}× detectron2's "
-              f"{DETECTRON2_SECONDS[threads]} s), {row['detections']} detections, "
+        print(f"{threads} thread(s): {row['s/image']:.1f} s/image, {row['detections']} detections, "
               f"peak RSS {row['peak RSS (MiB)']:.0f} MiB")
         if "same detections" in row:
             print(f"  against float32: same detections {row['same detections']}, equal I labels "

@@ -44,7 +44,7 @@ def time_preset(preset: str, fixture: str, threads: int, rounds: int) -> tuple[f
     sys.path.insert(0, str(ROOT / "tests"))
     from golden import GOLDEN, make_weights, write_detectron2_pkl
 
-    from ktn_model.engine.predictor import Predictor
+    from ktn_model.inference.pipeline import Predictor
     from ktn_model.resources import resolve_config
 
     torch.set_num_threads(threads)

@@ -7,35 +7,34 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
+from ktn_cli.options import machine_cpus, ranged
+
+GT_JSON = typer.Argument(..., help="DensePose-COCO ground-truth json.")
+RESULTS_JSON = typer.Argument(..., help="Detections in the official result list form.")
+OPTS = typer.Argument(None, metavar="[KEY VALUE]...", help="Config overrides, e.g. TEST.EVAL_DATA_DIR "
+                      "path/to/eval_data.")
+EVAL_DATA = typer.Option(None, "--eval-data", help="Directory with the official SMPL_subdiv.mat, "
+                         "SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl (DensePose's DensePoseData/eval_data; see "
+                         "docs/usage.md). Default: TEST.EVAL_DATA_DIR.")
+CONFIG_FILE = typer.Option(None, "--config-file", help="Config whose TEST.EVAL_DATA_DIR to use.")
+OUT = typer.Option(None, "--out", help="Write the metrics here as JSON.")
+COMPARE = typer.Option(None, "--compare", help="Another model's results on the same images, evaluated side by side "
+                       "(repeatable).")
+PER_PART = typer.Option(False, "--per-part", help="Table XI per body part and patch: AR, U/V MSE, UV geodesic distance "
+                        "on the points of matched detections (docs/densepose_format.md).")
+PART = typer.Option(None, "--part", help="Only this part, group or patch (repeatable; implies --per-part).")
+CONFUSION = typer.Option(False, "--confusion", help="Patch confusion of the points (Fig. 9): CSV, heat map and "
+                         "per-patch accuracy in --report-dir.")
+REPORT_DIR = typer.Option(None, "--report-dir", help="Folder for per_part.csv/json and the confusion files.")
+WORKERS = ranged(None, "--workers", low=1, high=machine_cpus, help="Processes scoring images (default: one per CPU, "
+                 "at most one per 100 images); the numbers do not depend on it.")
 
 
 @guarded
-def evaluate(
-    gt_json: Path = typer.Argument(..., help="DensePose-COCO ground-truth json."),
-    results_json: Path = typer.Argument(..., help="Detections in the official result list form."),
-    opts: list[str] | None = typer.Argument(None, metavar="[KEY VALUE]...",
-                                            help="Config overrides, e.g. TEST.EVAL_DATA_DIR path/to/eval_data."),
-    eval_data: Path | None = typer.Option(
-        None,
-        "--eval-data",
-        help="Directory with the official SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat, Pdist_matrix.pkl "
-        "(DensePose's DensePoseData/eval_data; see docs/usage.md). Default: TEST.EVAL_DATA_DIR.",
-    ),
-    config_file: Path | None = typer.Option(None, "--config-file", help="Config whose TEST.EVAL_DATA_DIR to use."),
-    out: Path | None = typer.Option(None, "--out", help="Write the metrics here as JSON."),
-    compare: list[Path] | None = typer.Option(None, "--compare", help="Another model's results on the same images, "
-                                              "evaluated side by side (repeatable)."),
-    per_part: bool = typer.Option(False, "--per-part", help="Table XI per body part and patch: AR, U/V MSE, UV "
-                                  "geodesic distance on the points of matched detections (docs/densepose_format.md)."),
-    part: list[str] | None = typer.Option(None, "--part", help="Only this part, group or patch (repeatable; "
-                                          "implies --per-part)."),
-    confusion: bool = typer.Option(False, "--confusion", help="Patch confusion of the points (Fig. 9): CSV, heat "
-                                   "map and per-patch accuracy in --report-dir."),
-    report_dir: Path | None = typer.Option(None, "--report-dir", help="Folder for per_part.csv/json and the "
-                                           "confusion files."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes scoring images (default: one "
-                                       "per CPU, at most one per 100 images); the numbers do not depend on it."),
-) -> None:
+def evaluate(gt_json: Path = GT_JSON, results_json: Path = RESULTS_JSON, opts: list[str] | None = OPTS,
+             eval_data: Path | None = EVAL_DATA, config_file: Path | None = CONFIG_FILE, out: Path | None = OUT,
+             compare: list[Path] | None = COMPARE, per_part: bool = PER_PART, part: list[str] | None = PART,
+             confusion: bool = CONFUSION, report_dir: Path | None = REPORT_DIR, workers: int | None = WORKERS) -> None:
     """GPS and GPSm AP/AR (official protocol), plus keypoint AP when the results carry keypoints.
 
     The results must use the ground truth's image ids (and file names, when they carry them):

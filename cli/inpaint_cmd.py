@@ -8,11 +8,10 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
+from ktn_cli.options import ranged
+from ktn_model.inference.defaults import INPAINT_GRID, INPAINT_MIN_PROBABILITY
 
-# Kept in step with ktn_model.engine.inpaint (a test compares them); not imported here so that `--help` does not
-# load torch.
-DEFAULT_GRID = 64
-DEFAULT_MIN_PROBABILITY = 0.5
+MAX_GRID = 1024  # a person's labels are grid² cells: 1M at most
 
 
 def register(app: typer.Typer) -> None:
@@ -20,22 +19,26 @@ def register(app: typer.Typer) -> None:
     app.command("inpaint")(inpaint)
 
 
+WEIGHTS = typer.Option(..., "--weights", help="The teacher: a trained checkpoint (its config.yaml beside it or "
+                       "--config-file) of any preset with a DensePose head.")
+ANNOTATIONS = typer.Option(..., "--annotations", help="DensePose-COCO json whose DensePose persons (points and "
+                           "dp_masks) get pseudo-labels.")
+OUT = typer.Option(..., "--out", help="Pseudo-label json to write (must not exist).")
+IMAGES = typer.Option(None, "--images", help="Image folder of the json (default: images/ beside it, the layout of "
+                      "`ktn data synth`).")
+CONFIG_FILE = typer.Option(None, "--config-file", help="Config of the teacher (default: config.yaml beside the "
+                           "weights).")
+GRID = ranged(INPAINT_GRID, "--grid", low=1, high=MAX_GRID, help=f"Cells per side of each person's box grid (1 to "
+              f"{MAX_GRID}).")
+MIN_PROBABILITY = ranged(INPAINT_MIN_PROBABILITY, "--min-probability", low=0.0, high=1.0, help="Cells whose teacher "
+                         "patch probability (among the 24) is lower stay unlabelled; in [0, 1].")
+OPTS = typer.Argument(None, help="Config overrides of the teacher as KEY VALUE pairs.")
+
+
 @guarded
-def inpaint(
-    weights: Path = typer.Option(..., "--weights", help="The teacher: a trained checkpoint (its config.yaml beside it "
-                                 "or --config-file) of any preset with a DensePose head."),
-    annotations: Path = typer.Option(..., "--annotations", help="DensePose-COCO json whose DensePose persons "
-                                     "(points and dp_masks) get pseudo-labels."),
-    out: Path = typer.Option(..., "--out", help="Pseudo-label json to write (must not exist)."),
-    images: Path | None = typer.Option(None, "--images", help="Image folder of the json (default: images/ beside "
-                                       "it, the layout of `ktn data synth`)."),
-    config_file: Path | None = typer.Option(None, "--config-file", help="Config of the teacher (default: "
-                                            "config.yaml beside the weights)."),
-    grid: int = typer.Option(DEFAULT_GRID, "--grid", help="Cells per side of each person's box grid."),
-    min_probability: float = typer.Option(DEFAULT_MIN_PROBABILITY, "--min-probability", help="Cells whose teacher "
-                                          "patch probability (among the 24) is lower stay unlabelled."),
-    opts: list[str] = typer.Argument(None, help="Config overrides of the teacher as KEY VALUE pairs."),
-) -> None:
+def inpaint(weights: Path = WEIGHTS, annotations: Path = ANNOTATIONS, out: Path = OUT, images: Path | None = IMAGES,
+            config_file: Path | None = CONFIG_FILE, grid: int = GRID, min_probability: float = MIN_PROBABILITY,
+            opts: list[str] = OPTS) -> None:  # fmt: skip
     """Run the teacher on every image with the annotated persons' boxes as RoIs and write, per person, a grid of
     [I, U, V] labels inside the person mask: the teacher's argmax patch and its U, V, and the annotation at every
     annotated point. A student trains on them with DATASETS.TRAIN_PSEUDO_LABELS (one file per training set) and

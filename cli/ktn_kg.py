@@ -7,10 +7,31 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded, make_app
+from ktn_cli.options import machine_cpus, ranged
+from ktn_utils.atomic import check_output_file, check_output_folder
 
 DIFFERENCES_FOUND = 1  # exit code of ``diff`` when the graphs differ, as diff(1)
 
 app = make_app("ktn-kg", "Build, inspect, compare and export the CRKG matrices used by KTM.")
+
+
+OUT = typer.Option(..., "--out", help="Graph file to write (e.g. graphs/v2.pkl).")
+RECIPE = typer.Option("release", "--recipe", help="release (the KTNv2 script) or paper (Eq. 1-3); see "
+                      "docs/knowledge_graph.md.")
+OMEGA = ranged(None, "--omega", low=0.0, high=1.0, help="ω of Eq. 3, in [0, 1] (paper recipe only; default 0.5).")
+TAU = ranged(None, "--tau", low=0.0, high=1.0, help="τ of Eq. 3, in [0, 1] (paper recipe only; default 0.5).")
+GRAPH_VERSION = typer.Option("v2", "--graph-version", help="v1 = keypoints only; v2 = kpt + part + person.")
+VOCAB = typer.Option(None, "--vocab", help="Vocabulary YAML (default: the built-in release lists).")
+GLOVE = typer.Option(None, "--glove", help="GloVe text file (no header), e.g. glove.6B.300d.txt.")
+WORD2VEC = typer.Option(None, "--word2vec", help="word2vec file (text, or binary if *.bin).")
+FASTTEXT = typer.Option(None, "--fasttext", help="fastText .bin model or .vec text file.")
+VG = typer.Option(None, "--vg", help="Visual Genome relationships.json (.json, .json.gz or .zip).")
+OOV = typer.Option("error", "--oov", help="Words missing from the vectors: 'error' (stop, listing them) or 'zero' "
+                   "(zero vectors).")
+WORKERS = ranged(1, "--workers", low=1, high=machine_cpus, help="Processes decoding a plain .json Visual Genome "
+                 "file, at least 1, at most the usable CPUs (see docs/knowledge_graph.md).")
+QUIET = typer.Option(False, "--quiet", help="No progress bar.")
+PAPER_ONLY = {"--omega": 0.5, "--tau": 0.5}  # options only the paper recipe reads, with their defaults
 
 
 def _vectors(glove: Path | None, word2vec: Path | None, fasttext: Path | None) -> tuple[str, Path] | None:
@@ -20,48 +41,35 @@ def _vectors(glove: Path | None, word2vec: Path | None, fasttext: Path | None) -
     return given[0] if given else None
 
 
+def _recipe(name: str, omega: float | None, tau: float | None):
+    """The recipe; an option it does not read (--omega, --tau outside the paper recipe) is an error naming both."""
+    from ktn_kg.recipe import Recipe
+
+    for option, value in (("--omega", omega), ("--tau", tau)):
+        if value is not None and name != "paper":
+            raise ValueError(f"{option} {value}: the {name} recipe does not use it (only --recipe paper does)")
+    return Recipe(name, PAPER_ONLY["--omega"] if omega is None else omega, PAPER_ONLY["--tau"] if tau is None else tau)
+
+
 @app.command()
 @guarded
-def build(
-    out: Path = typer.Option(..., "--out", help="Graph file to write (e.g. graphs/v2.pkl)."),
-    recipe: str = typer.Option(
-        "release", "--recipe", help="release (the KTNv2 script) or paper (Eq. 1-3); see docs/knowledge_graph.md."
-    ),
-    omega: float = typer.Option(0.5, "--omega", help="ω of Eq. 3 (paper recipe), in [0, 1]."),
-    tau: float = typer.Option(0.5, "--tau", help="τ of Eq. 3 (paper recipe), in [0, 1]."),
-    graph_version: str = typer.Option("v2", "--graph-version", help="v1 = keypoints only; v2 = kpt + part + person."),
-    vocab: Path | None = typer.Option(None, "--vocab", help="Vocabulary YAML (default: the built-in release lists)."),
-    glove: Path | None = typer.Option(None, "--glove", help="GloVe text file (no header), e.g. glove.6B.300d.txt."),
-    word2vec: Path | None = typer.Option(None, "--word2vec", help="word2vec file (text, or binary if *.bin)."),
-    fasttext: Path | None = typer.Option(None, "--fasttext", help="fastText .bin model or .vec text file."),
-    vg: Path | None = typer.Option(None, "--vg", help="Visual Genome relationships.json (.json, .json.gz or .zip)."),
-    oov: str = typer.Option(
-        "error", "--oov", help="Words missing from the vectors: 'error' (stop, listing them) or 'zero' (zero vectors)."
-    ),
-    workers: int = typer.Option(
-        1, "--workers", min=1, help="Processes decoding a plain .json Visual Genome file (see docs/knowledge_graph.md)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
-) -> None:
+def build(out: Path = OUT, recipe: str = RECIPE, omega: float | None = OMEGA, tau: float | None = TAU,
+          graph_version: str = GRAPH_VERSION, vocab: Path | None = VOCAB, glove: Path | None = GLOVE,
+          word2vec: Path | None = WORD2VEC, fasttext: Path | None = FASTTEXT, vg: Path | None = VG, oov: str = OOV,
+          workers: int = WORKERS, quiet: bool = QUIET) -> None:  # fmt: skip
     """Build a CRKG graph file from word vectors and (optionally) Visual Genome relationships.
 
     Recipes, terms, file format, reproducibility and build speed: docs/knowledge_graph.md.
     """
     from ktn_kg.build import BuildInputs, build_graph
-    from ktn_kg.recipe import Recipe
 
-    inputs = BuildInputs(
-        graph_version=graph_version,
-        recipe=Recipe(recipe, omega, tau),
-        vocab=vocab,
-        vectors=_vectors(glove, word2vec, fasttext),
-        vg=vg,
-        oov=oov,
-        progress=not quiet,
-        workers=workers,
-    )
-    path = build_graph(inputs).save(out)
-    typer.echo(f"wrote {path}")
+    if workers > 1 and vg is None:
+        raise ValueError(f"--workers {workers}: only used to read --vg, which is not given")
+    inputs = BuildInputs(graph_version=graph_version, recipe=_recipe(recipe, omega, tau), vocab=vocab,
+                         vectors=_vectors(glove, word2vec, fasttext), vg=vg, oov=oov, progress=not quiet,
+                         workers=workers)  # fmt: skip
+    check_output_file(out)
+    typer.echo(f"wrote {build_graph(inputs).save(out)}")
 
 
 def _table(title: str, frame, float_format: str = "{:.6f}"):
@@ -99,47 +107,63 @@ def _checked_tasks(g, path: Path, tasks: list[str]) -> list[str]:
     return tasks
 
 
-@app.command()
-@guarded
-def inspect(
-    graph: Path = typer.Argument(..., help="Graph file."),
-    task: str | None = typer.Option(None, "--task", help="kpt, part or person (default: every task of the graph)."),
-    node: str | None = typer.Option(None, "--node", help="Only this row node (in every task that has it)."),
-    top: int = typer.Option(5, "--top", min=1, help="Strongest edges shown per node."),
-    heatmap: Path | None = typer.Option(None, "--heatmap", help="Also draw the --task matrix (default kpt) as a PNG."),
-) -> None:
-    """Provenance summary, then each node's strongest edges with their M_s, M_f and I components."""
-    from rich.table import Table
+GRAPH = typer.Argument(..., help="Graph file.")
+TASK = typer.Option(None, "--task", help="kpt, part or person (default: every task of the graph).")
+NODE = typer.Option(None, "--node", help="Only this row node (in every task that has it).")
+TOP = ranged(5, "--top", low=1, help="Strongest edges shown per node, at least 1.")
+HEATMAP = typer.Option(None, "--heatmap", help="Also draw the --task matrix (default kpt) as a PNG.")
 
-    from ktn_kg import load_graph
-    from ktn_kg.summary import provenance_lines, save_heatmap, strongest_edges
 
-    g = load_graph(graph)
+def _inspected_tasks(g, graph: Path, task: str | None, node: str | None) -> list[str]:
+    """The tasks to show: ``task``, or every task (holding ``node`` when one is given)."""
     tasks = _checked_tasks(g, graph, [task] if task else list(g.tasks))
     if node is not None and task is None:
         tasks = [t for t in tasks if node in g.names(t)]
         if not tasks:
             raise ValueError(f"{graph}: no node {node!r} in any task graph ({', '.join(g.tasks)})")
-    written = None if heatmap is None else save_heatmap(g, task or next(iter(g.tasks)), heatmap)
-    console = _console()
+    return tasks
+
+
+def _provenance_table(g, graph: Path):
+    from rich.table import Table
+
+    from ktn_kg.summary import provenance_lines
+
     info = Table(title=f"{graph.name}", show_header=False)
     for key, value in provenance_lines(g):
         info.add_row(key, value)
-    console.print(info)
-    for t in tasks:
-        edges = strongest_edges(g, t, node, top).drop(columns="task")
-        console.print(_table(f"{t}: top {top} edges per node", edges))
-    if written is not None:
-        typer.echo(f"wrote {written}")
+    return info
 
 
 @app.command()
 @guarded
-def diff(
-    a: Path = typer.Argument(..., help="First graph file."),
-    b: Path = typer.Argument(..., help="Second graph file."),
-    tol: float = typer.Option(0.0, "--tol", min=0.0, help="Report edges whose |b - a| exceeds this."),
-) -> None:
+def inspect(graph: Path = GRAPH, task: str | None = TASK, node: str | None = NODE, top: int = TOP,
+            heatmap: Path | None = HEATMAP) -> None:  # fmt: skip
+    """Provenance summary, then each node's strongest edges with their M_s, M_f and I components."""
+    from ktn_kg import load_graph
+    from ktn_kg.summary import save_heatmap, strongest_edges
+
+    if heatmap is not None:
+        check_output_file(heatmap)
+    g = load_graph(graph)
+    tasks = _inspected_tasks(g, graph, task, node)
+    written = None if heatmap is None else save_heatmap(g, task or next(iter(g.tasks)), heatmap)
+    console = _console()
+    console.print(_provenance_table(g, graph))
+    for t in tasks:
+        console.print(_table(f"{t}: top {top} edges per node", strongest_edges(g, t, node, top).drop(columns="task")))
+    if written is not None:
+        typer.echo(f"wrote {written}")
+
+
+FIRST = typer.Argument(..., help="First graph file.")
+SECOND = typer.Argument(..., help="Second graph file.")
+TOL = ranged(0.0, "--tol", low=0.0, help="Report edges whose |b - a| exceeds this (>= 0).")
+
+
+@app.command()
+@guarded
+def diff(a: Path = FIRST, b: Path = SECOND, tol: float = TOL) -> None:
     """Edges whose weight changed beyond --tol, and provenance differences. Exit code 0: none, 1: some differ."""
     import pandas as pd
 
@@ -147,19 +171,23 @@ def diff(
     from ktn_kg.summary import diff_edges, diff_provenance
 
     ga, gb = load_graph(a), load_graph(b)
-    console = _console()
     changes = pd.DataFrame(diff_provenance(ga, gb), columns=["field", a.name, b.name]).astype(str)
     edges = diff_edges(ga, gb, tol)
     if changes.empty and edges.empty:
-        console.print(f"no differences beyond tol={tol}")
+        _console().print(f"no differences beyond tol={tol}")
         return
+    _print_differences(changes, edges, tol)
+    raise typer.Exit(DIFFERENCES_FOUND)
+
+
+def _print_differences(changes, edges, tol: float) -> None:
+    console = _console()
     if not changes.empty:
         console.print(_table("provenance differences", changes))
     if edges.empty:
         console.print(f"no edge of the common tasks differs by more than {tol}")
     else:
         console.print(_table(f"{len(edges)} edges differ by more than {tol}", edges, "{:.6g}"))
-    raise typer.Exit(DIFFERENCES_FOUND)
 
 
 @app.command()
@@ -173,6 +201,7 @@ def export(
     from ktn_kg import load_graph
     from ktn_kg.exchange import export_graph
 
+    (check_output_folder if fmt == "ktn-release" else check_output_file)(out)
     for path in export_graph(load_graph(graph), fmt, out):
         typer.echo(f"wrote {path}")
 
@@ -186,6 +215,7 @@ def import_(
     """Read the official KTNv2 CRKG pickles into a graph file (provenance "imported")."""
     from ktn_kg.exchange import import_release
 
+    check_output_file(out)
     typer.echo(f"wrote {import_release(folder).save(out)}")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ktn_cli.common import guarded
+from ktn_cli.options import machine_cpus, ranged, threads_option
 
 OVERRIDES_HELP = "Config overrides as KEY VALUE pairs, e.g. SOLVER.MAX_ITER 1000 MODEL.WEIGHTS model.pth."
 # Kept in step with ktn_model.engine.runner.RESUMABLE_KEYS (a test compares them); not imported
@@ -20,10 +21,19 @@ RESUME_HELP = (
     "(--config-file only locates OUTPUT_DIR). Overrides may change only " + RESUMABLE_HELP + "; "
     "others must equal the saved values. An error when OUTPUT_DIR has no checkpoint."
 )
+OPTS = typer.Argument(None, metavar="[KEY VALUE]...", help=OVERRIDES_HELP)
+CONFIG_FILE = typer.Option(None, "--config-file", help="YAML config, a file or a shipped preset (may name a _BASE_).")
+GRAPH = typer.Option(None, "--graph", help="CRKG graph file (sets MODEL.ROI_DENSEPOSE_HEAD.GRAPH).")
+NUM_GPUS = ranged(1, "--num-gpus", low=1, high=machine_cpus, help="Local workers, >= 1 (one per GPU; gloo "
+                  "processes on CPU, at most one per usable CPU).")
+RESUME = typer.Option(False, "--resume", help=RESUME_HELP)
+EVAL_ONLY = typer.Option(False, "--eval-only", help="Evaluate MODEL.WEIGHTS (with --resume: the newest checkpoint) "
+                         "and print GPS/GPSm.")
 
+THREADS = threads_option()
 
 def register(app: typer.Typer) -> None:
-    """Add ``ktn train`` to the `ktn` app."""
+    """Add ``ktn train`` to the `ktn` app (negative override values such as ``SOLVER.WARMUP_ITERS -1`` pass)."""
     app.command("train", context_settings={"ignore_unknown_options": True})(train)
 
 
@@ -36,34 +46,14 @@ def overrides(opts: list[str] | None, graph: str | None) -> list[str]:
 
 
 @guarded
-def train(
-    opts: list[str] | None = typer.Argument(None, metavar="[KEY VALUE]...", help=OVERRIDES_HELP),
-    config_file: Path | None = typer.Option(None, "--config-file", help="YAML config (may name a _BASE_)."),
-    graph: str | None = typer.Option(None, "--graph", help="CRKG graph file (sets MODEL.ROI_DENSEPOSE_HEAD.GRAPH)."),
-    num_gpus: int = typer.Option(1, "--num-gpus", min=1, help="Local workers (one per GPU; gloo processes on CPU)."),
-    resume: bool = typer.Option(False, "--resume", help=RESUME_HELP),
-    eval_only: bool = typer.Option(
-        False, "--eval-only", help="Evaluate MODEL.WEIGHTS (with --resume: the newest checkpoint) and print GPS/GPSm."
-    ),
-) -> None:
+def train(opts: list[str] | None = OPTS, config_file: Path | None = CONFIG_FILE, graph: str | None = GRAPH,
+          num_gpus: int = NUM_GPUS, resume: bool = RESUME, eval_only: bool = EVAL_ONLY,
+          threads: int | None = THREADS) -> None:  # fmt: skip
     """Train KTN (SGD, warm-up + multi-step LR, checkpoints, periodic evaluation), on one or more workers.
 
-    Inputs (datasets, evaluation data, device) are checked before the first iteration.
-
-    A new run refuses an OUTPUT_DIR that holds checkpoints. A diverging loss exits with code 1.
+    Inputs (the config's numbers, datasets, evaluation data, device, OUTPUT_DIR) are checked before the first
+    iteration. A new run refuses an OUTPUT_DIR that holds checkpoints. A diverging loss exits with code 1.
     """
-    from ktn_model.config import setup_cfg
-    from ktn_model.engine import distributed
-    from ktn_model.engine.runner import check_inputs, check_new_run, evaluate_worker, resume_cfg, train_worker
+    from ktn_model.engine.runner import run_training
 
-    opts = overrides(opts, graph)
-    cfg = setup_cfg(config_file, opts)
-    if eval_only:
-        evaluate_worker(cfg, resume)
-        return
-    if resume:
-        cfg = resume_cfg(cfg, opts)
-    else:
-        check_new_run(cfg)
-    check_inputs(cfg, num_gpus)
-    distributed.launch(train_worker, num_gpus, distributed.device_type(cfg.MODEL.DEVICE), cfg, resume)
+    run_training(config_file, overrides(opts, graph), num_gpus, resume, eval_only, threads)

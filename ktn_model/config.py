@@ -7,6 +7,9 @@ loaded first; ``KEY VALUE`` pairs from the command line are merged last.
 
 from __future__ import annotations
 
+import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -22,29 +25,42 @@ class CfgNode(_YacsNode):
     """yacs ``CfgNode`` with detectron2's ``_BASE_`` inheritance."""
 
     def merge_from_file(self, cfg_filename: str | Path) -> None:
-        self.merge_from_other_cfg(CfgNode(load_yaml_with_base(cfg_filename)))
+        """Merge a YAML file (with its ``_BASE_``); an unknown key or a wrong type names the file and the key."""
+        data = load_yaml_with_base(cfg_filename)
+        try:
+            self.merge_from_other_cfg(CfgNode(data))
+        except (KeyError, ValueError) as e:
+            raise ValueError(f"{cfg_filename}: {_yacs_problem(e)}") from None
 
     def merge_from_list(self, cfg_list: list) -> None:
-        """Merge ``[KEY, VALUE, ...]``; an unknown key is a ``KeyError`` naming it."""
+        """Merge ``[KEY, VALUE, ...]``; an unknown key, a missing value or a wrong type is an error naming the key."""
+        check_overrides(cfg_list)
         for key in cfg_list[0::2]:
             node = self
             for part in key.split("."):
                 if not isinstance(node, _YacsNode) or part not in node:
                     raise KeyError(f"unknown config key {key!r}")
                 node = node[part]
-        super().merge_from_list(cfg_list)
+        try:
+            super().merge_from_list(cfg_list)
+        except ValueError as e:
+            raise ValueError(f"override {_yacs_problem(e)}") from None
 
 
 def load_yaml_with_base(path: str | Path) -> dict:
     """Read a YAML config, recursively merging the file named by ``_BASE_`` underneath it."""
     path = Path(path)
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise IsADirectoryError(f"{path}: is a folder, not a YAML config file") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a YAML config file (not UTF-8 text)") from None
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML ({e})") from None
+        raise ValueError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a config file must hold a mapping of keys")
     base = data.pop(BASE_KEY, None)
@@ -78,8 +94,6 @@ def setup_cfg(config_file: str | Path | None = None, opts: list[str] | None = No
     if dumped is not None:
         cfg.merge_from_other_cfg(CfgNode.load_cfg(dumped))
     if opts:
-        if len(opts) % 2:
-            raise ValueError(f"overrides must come in KEY VALUE pairs, got {len(opts)} items: {opts}")
         cfg.merge_from_list(list(opts))
     cfg.freeze()
     return cfg
@@ -334,3 +348,134 @@ _C.TEST.DETECTIONS_PER_IMAGE = 100
 _C.TEST.DENSEPOSE_PRECISION = "float32"
 # Directory with SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat and Pdist_matrix.pkl.
 _C.TEST.EVAL_DATA_DIR = "datasets/densepose_eval_data"
+
+
+# ---------------------------------------------------------------------------------------------
+# The saved config of a run, beside its checkpoints (``ktn train --resume`` and ``ktn infer`` read it).
+RUN_CONFIG_FILE = "config.yaml"
+_YACS_TYPE = re.compile(r"Type mismatch \(<class '(\w+)'> vs\. <class '(\w+)'>\) with values \((.*) vs\. (.*)\) "
+                        r"for config key: (\S+)")
+
+
+def _yacs_problem(e: Exception) -> str:
+    """yacs' unknown-key and type-mismatch messages as ``KEY: problem``."""
+    message = str(e.args[0] if e.args else e)
+    if m := _YACS_TYPE.fullmatch(message):
+        return f"{m[5]}: expected {m[1]} (like {m[3]}), got {m[4]!r} ({m[2]})"
+    return message.replace("Non-existent config key: ", "unknown config key ")
+
+
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error in one line: where, then what."""
+    mark = getattr(e, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(getattr(e, "problem", None) or e).split())
+
+
+def check_overrides(opts: list) -> None:
+    """``KEY VALUE`` pairs: a key without a value, or an option where a key belongs, is a ValueError naming it."""
+    for key in opts[0::2]:
+        if not isinstance(key, str) or not key or key.startswith("-"):
+            raise ValueError(f"{key}: not a config key (options go before the KEY VALUE overrides)")
+    if len(opts) % 2:
+        raise ValueError(f"{opts[-1]}: no value given (overrides are KEY VALUE pairs)")
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The range a config number must lie in: ``low`` to ``high``, each end closed unless marked open."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def holds(self, v: float) -> bool:
+        above = v > self.low if self.low_open else v >= self.low
+        below = v < self.high if self.high_open else v <= self.high
+        return math.isfinite(v) and above and below
+
+    def rule(self) -> str:
+        if self.high == math.inf:
+            return f"must be greater than {self.low}" if self.low_open else f"must be at least {self.low}"
+        return f"must be in {'(' if self.low_open else '['}{self.low}, {self.high}{')' if self.high_open else ']'}"
+
+
+def _at_least(minimum: int) -> Bound:
+    return Bound(minimum)
+
+
+def _in(low: float, high: float, closed_low: bool = True, closed_high: bool = True) -> Bound:
+    return Bound(low, high, not closed_low, not closed_high)
+
+
+_POSITIVE = Bound(0, low_open=True)
+# Numbers used at test time (inference, export, evaluation) and, with them, by training.
+TEST_RULES = {
+    "INPUT.MIN_SIZE_TEST": _at_least(1),
+    "INPUT.MAX_SIZE_TEST": _at_least(1),
+    "INPUT.SIZE_DIVISIBILITY": _at_least(0),
+    "TEST.DETECTIONS_PER_IMAGE": _at_least(1),
+    "MODEL.ROI_HEADS.SCORE_THRESH_TEST": _in(0, 1),
+    "MODEL.ROI_HEADS.NMS_THRESH_TEST": _in(0, 1),
+    "MODEL.RPN.NMS_THRESH": _in(0, 1),
+    "MODEL.RPN.PRE_NMS_TOPK_TEST": _at_least(1),
+    "MODEL.RPN.POST_NMS_TOPK_TEST": _at_least(1),
+}
+# Numbers only training reads: the schedule, batch sizes, sizes, periods.
+TRAIN_RULES = {
+    "SOLVER.MAX_ITER": _at_least(1),
+    "SOLVER.IMS_PER_BATCH": _at_least(1),
+    "SOLVER.BASE_LR": _POSITIVE,
+    "SOLVER.MOMENTUM": _in(0, 1, closed_high=False),
+    "SOLVER.WEIGHT_DECAY": _at_least(0),
+    "SOLVER.WEIGHT_DECAY_NORM": _at_least(0),
+    "SOLVER.GAMMA": _POSITIVE,
+    "SOLVER.WARMUP_ITERS": _at_least(0),
+    "SOLVER.WARMUP_FACTOR": _in(0, 1, closed_low=False),
+    "SOLVER.CHECKPOINT_PERIOD": _at_least(1),
+    "SOLVER.MAX_TO_KEEP": _at_least(1),
+    "SOLVER.LOG_PERIOD": _at_least(1),
+    "SOLVER.CLIP_GRADIENTS.CLIP_VALUE": _POSITIVE,
+    "SOLVER.STEPS": _at_least(1),
+    "TEST.EVAL_PERIOD": _at_least(0),
+    "DATALOADER.NUM_WORKERS": _at_least(0),
+    "INPUT.MIN_SIZE_TRAIN": _at_least(1),
+    "INPUT.MAX_SIZE_TRAIN": _at_least(1),
+    "MODEL.RPN.BATCH_SIZE_PER_IMAGE": _at_least(1),
+    "MODEL.RPN.POSITIVE_FRACTION": _in(0, 1, closed_low=False),
+    "MODEL.RPN.PRE_NMS_TOPK_TRAIN": _at_least(1),
+    "MODEL.RPN.POST_NMS_TOPK_TRAIN": _at_least(1),
+    "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE": _at_least(1),
+    "MODEL.ROI_HEADS.POSITIVE_FRACTION": _in(0, 1, closed_low=False),
+    "MODEL.ROI_DENSEPOSE_HEAD.MAX_ROIS_PER_IMAGE": _at_least(0),
+}
+
+
+def _value(cfg: CfgNode, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+def validate_cfg(cfg: CfgNode, training: bool = False, workers: int = 1) -> None:
+    """The config's numbers checked before any work: a ValueError naming the first key out of range.
+
+    Test-time numbers always (``TEST_RULES``); with ``training`` the schedule, batch sizes and periods too
+    (``TRAIN_RULES``), SOLVER.STEPS increasing, and SOLVER.IMS_PER_BATCH a multiple of ``workers``.
+    """
+    for key, bound in {**TEST_RULES, **(TRAIN_RULES if training else {})}.items():
+        value = _value(cfg, key)
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{key} {v!r}: not a number")
+            if not bound.holds(v):
+                raise ValueError(f"{key} {v}: {bound.rule()}")
+    if training:
+        steps = list(cfg.SOLVER.STEPS)
+        if steps != sorted(set(steps)):
+            raise ValueError(f"SOLVER.STEPS {steps}: must be increasing iteration numbers")
+        if cfg.SOLVER.IMS_PER_BATCH % workers:
+            raise ValueError(f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH}: must be a multiple of the "
+                             f"{workers} workers (--num-gpus)")  # fmt: skip

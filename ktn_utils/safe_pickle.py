@@ -39,8 +39,13 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's zip archives start so; a pickle never does
+
+
 def safe_loads(data: bytes, source: str, error: type[Exception] = ValueError):
     """Unpickle ``data`` with the restricted unpickler; any failure is ``error`` naming ``source``."""
+    if data.startswith(ZIP_MAGIC):  # reached only when the archive cannot be opened as one
+        raise error(f"{source}: truncated, or not a checkpoint (a damaged zip archive)")
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:

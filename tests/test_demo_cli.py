@@ -7,8 +7,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.engine.demo import DEFAULT_GRAPH, PICTURE_LONG_SIDE, DemoSettings, run_demo
-from ktn_model.engine.visualize import LEGEND_WIDTH
+from ktn_model.demo.workflow import DEFAULT_GRAPH, PICTURE_LONG_SIDE, DemoSettings, run_demo
+from ktn_model.vis.pictures import LEGEND_WIDTH
 
 
 def test_a_miniature_demo_trains_evaluates_and_draws(tmp_path):
@@ -56,7 +56,7 @@ def test_the_real_demo_is_fast_and_learns(tmp_path):
 
 def test_the_demo_is_its_preset_plus_the_paths_of_its_data(tmp_path):
     from ktn_model.config import setup_cfg
-    from ktn_model.engine.demo import demo_cfg
+    from ktn_model.demo.workflow import demo_cfg
 
     train, val = tmp_path / "train", tmp_path / "val"
     cfg = demo_cfg(DemoSettings(out=tmp_path), DEFAULT_GRAPH, train, val)

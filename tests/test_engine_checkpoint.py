@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from ktn_model.engine.checkpoint import Checkpointer
-from ktn_model.engine.rng import get_rng_state, preserved_rng, set_rng_state
 from ktn_model.modeling.weights import load_checkpoint
+from ktn_model.rng import get_rng_state, preserved_rng, set_rng_state
 
 
 def _draws():

@@ -8,9 +8,9 @@ from torch import nn
 
 from ktn_model.config import get_cfg, setup_cfg
 from ktn_model.engine import distributed as comm
-from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import NonFiniteLossError, Trainer
 from ktn_model.modeling.weights import load_checkpoint
+from ktn_model.rng import seed_all
 
 NUM_SAMPLES = 12
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from matplotlib import colormaps
 
-from ktn_model.engine.visualize import LEGEND_WIDTH, enlarge, place_labels, render
+from ktn_model.vis.pictures import LEGEND_WIDTH, enlarge, place_labels, render
 
 
 def _output(boxes, scores):

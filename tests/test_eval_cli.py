@@ -74,8 +74,9 @@ def test_the_evaluate_command_imports_neither_torch_nor_the_inference_code(files
         f"args = ['evaluate', {str(gt)!r}, {str(results)!r}, '--eval-data', {str(eval_dir)!r}]\n"
         "result = CliRunner().invoke(app, args)\n"
         "assert result.exit_code == 0, result.output\n"
-        "heavy = ('torch', 'torchvision', 'onnx', 'onnxruntime', 'matplotlib', 'pandas', 'ktn_model.engine.outputs', "
-        "'ktn_model.engine.predictor', 'ktn_model.engine.evaluator', 'ktn_model.modeling', 'ktn_model.export')\n"
+        "heavy = ('torch', 'torchvision', 'onnx', 'onnxruntime', 'matplotlib', 'pandas', "
+        "'ktn_model.inference.pipeline', 'ktn_model.inference.writer', 'ktn_model.inference.image_outputs', "
+        "'ktn_model.engine', 'ktn_model.vis', 'ktn_model.modeling', 'ktn_model.export')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path)

@@ -7,9 +7,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.engine.predictor import Predictor
 from ktn_model.export.graph import TracedKTN, example_image, output_names, to_detection
 from ktn_model.export.runtime import is_exported, load_exported
+from ktn_model.inference.pipeline import Predictor
 from ktn_model.modeling.structures import DensePoseOutput
 
 ONNX_MISSING = "onnx and onnxruntime are not installed (the onnx extra: pip install -e '.[onnx]')"
@@ -135,11 +135,11 @@ def test_export_and_infer_errors_are_one_line_with_exit_code_2(tmp_path, trained
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(image)
     cases = [
         (["export", "--weights", str(weights), "--out", str(tmp_path / "m.x"), "--format", "tflite"],
-         "--format must be one of onnx, torchscript, got 'tflite'"),
+         "--format tflite: choose one of onnx, torchscript"),
         (["export", "--weights", str(tmp_path / "none.pth"), "--out", str(tmp_path / "m.onnx")],
          "none.pth: checkpoint not found"),
         (["infer", str(image), "--weights", str(weights), "--out", str(tmp_path / "o"), "--batch-size", "0"],
-         "--batch-size must be at least 1, got 0"),
+         "--batch-size 0: must be at least 1"),
     ]
     try:
         import onnxruntime  # noqa: F401

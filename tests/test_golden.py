@@ -21,7 +21,7 @@ from torchvision.models.detection.roi_heads import keypointrcnn_inference
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.resize import resize_shortest_edge
-from ktn_model.engine.predictor import Predictor, build_trained_model
+from ktn_model.inference.pipeline import Predictor, build_trained_model
 from ktn_model.modeling.postprocess import DensePosePostProcess, box_size, rescale_detections, result_converter
 from ktn_model.modeling.structures import CONFIDENCE_FIELDS
 

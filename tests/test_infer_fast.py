@@ -10,10 +10,11 @@ from PIL import Image
 from rich.console import Console
 
 from ktn_model.data.dataset import ImageReadError
-from ktn_model.engine import outputs
-from ktn_model.engine.outputs import InferenceRun, read_ahead, run
-from ktn_model.engine.predictor import Predictor
-from ktn_model.engine.progress import ImageProgress
+from ktn_model.inference import inputs
+from ktn_model.inference.inputs import read_ahead
+from ktn_model.inference.pipeline import Predictor
+from ktn_model.inference.writer import InferenceRun, run
+from ktn_utils.progress import ImageProgress
 
 NAMES = ["a.png", "b.png", "bad.png", "c.png", "d.png", "e.png"]
 
@@ -33,13 +34,13 @@ def _inputs(folder, size=(240, 320)):
 def test_read_ahead_keeps_order_reads_in_one_background_thread_at_most_depth_ahead(tmp_path, monkeypatch):
     paths = _inputs(tmp_path / "in", (8, 8))
     consumed, reads = [0], []
-    real = outputs.read_rgb
+    real = inputs.read_rgb
 
     def spy(path):
         reads.append((path.name, threading.current_thread().name, consumed[0]))
         return real(path)
 
-    monkeypatch.setattr(outputs, "read_rgb", spy)
+    monkeypatch.setattr(inputs, "read_rgb", spy)
     got = []
     for pixels in read_ahead(paths, depth=2):
         got.append(pixels)

@@ -9,11 +9,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.engine.outputs import collect_inputs, output_names, paste_iuv
-from ktn_model.engine.predictor import Predictor
-from ktn_model.engine.visualize import parse_vis
 from ktn_model.evaluation.results import decode_iuv
+from ktn_model.inference.image_outputs import paste_iuv
+from ktn_model.inference.inputs import collect_inputs, output_names
+from ktn_model.inference.pipeline import Predictor
 from ktn_model.modeling.structures import DensePoseChartResult
+from ktn_model.vis.pictures import parse_vis
 
 VIS = ["dp_contour", "dp_segm", "dp_u", "dp_v", "bbox", "keypoints"]
 
@@ -125,7 +126,7 @@ def test_infer_input_errors_are_one_line_with_exit_code_2(tmp_path, trained):
         (["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--out", str(tmp_path), "MODEL.NOPE", "1"],
          "unknown config key 'MODEL.NOPE'"),
         (["infer", str(tmp_path / "x.png"), "--weights", str(weights), "--config-file", str(tmp_path / "c.yaml"),
-          "--out", str(tmp_path)], "c.yaml: config not found"),
+          "--out", str(tmp_path)], "c.yaml: config file not found, nor a preset"),
     ]
     for args, message in cases:
         res = CliRunner().invoke(app, args)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
 from ktn_model.config import setup_cfg
-from ktn_model.engine.image_maps import decode_png16
-from ktn_model.engine.predictor import Predictor
+from ktn_model.inference.image_outputs import decode_png16
+from ktn_model.inference.pipeline import Predictor
 from ktn_model.modeling import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +51,9 @@ def image_dir(tmp_path_factory):
 
 
 def _infer(weights, image_dir, out, *extra):
+    threads = str(torch.get_num_threads())  # the Predictor's below: the same sums, bit for bit
     return CliRunner().invoke(app, ["infer", str(image_dir), "--weights", str(weights), "--out", str(out),
-                                    "--min-score", "0", *extra])
+                                    "--min-score", "0", "--threads", threads, *extra])
 
 
 def test_a_confidence_model_writes_its_confidences_per_pixel_and_an_uncertainty_picture(tmp_path, image_dir):

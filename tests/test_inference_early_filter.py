@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ktn_model.engine.predictor import Predictor
 from ktn_model.inference.early_filter import box_score_threshold, score_filter_before_densepose
+from ktn_model.inference.pipeline import Predictor
 
 
 def test_the_threshold_is_the_float32_just_below_min_score():

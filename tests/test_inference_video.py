@@ -115,4 +115,4 @@ def test_a_video_that_stops_decoding_half_way_keeps_its_frames_warns_once_and_ex
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cut_dp_viridis.mp4", "cut_tracks.json",
                                                                    "results.json"]
     res = CliRunner().invoke(app, [*args[:-2], "--out", str(tmp_path / "neg"), "--steady", "-1"])
-    assert res.exit_code == 2 and res.output.strip() == "error: --steady must be 0 or more frames, got -1"
+    assert res.exit_code == 2 and res.output.strip() == "error: --steady -1: must be at least 0"

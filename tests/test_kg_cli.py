@@ -282,10 +282,12 @@ def test_nan_graphs_and_nan_imports_are_refused_naming_the_file(release, tmp_pat
     assert not (tmp_path / "imported.pkl").exists()
 
 
-@pytest.mark.parametrize(("option", "value"), [("--omega", "-1"), ("--tau", "1.5"), ("--omega", "nan")])
-def test_out_of_range_weights_are_refused(files, tmp_path, option, value):
+@pytest.mark.parametrize(("option", "value", "rule"), [("--omega", "-1", "must be at least 0.0"),
+                                                    ("--tau", "1.5", "must be at most 1.0"),
+                                                    ("--omega", "nan", "must be a finite number")])
+def test_out_of_range_weights_are_refused(files, tmp_path, option, value, rule):
     result = run("build", "--recipe", "paper", option, value, "--glove", files["glove"], "--out", tmp_path / "g.pkl")
-    _one_line_error(result, f"{option} must be in [0, 1]", f"got {float(value)}")
+    _one_line_error(result, f"{option} {float(value)}: {rule}", "")
     assert not (tmp_path / "g.pkl").exists()
 
 

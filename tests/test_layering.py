@@ -16,10 +16,22 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
+# What runs on top of what: data -> modeling -> post-processing -> inference (Predictor, the ktn infer writer) ->
+# training (engine) -> demo; pictures (vis), surfaces and evaluation take plain arrays and results; ktn_model.api
+# (what the CLIs call) sits on top of all of them.
+ABOVE_MODELING = ("ktn_model.inference", "ktn_model.engine", "ktn_model.demo", "ktn_model.api", "ktn_model.vis")
+
+
 @pytest.mark.parametrize(("package", "forbidden"), [
-    ("ktn_model/modeling", ("ktn_model.evaluation", "ktn_model.engine", "ktn_model.surface")),
-    ("ktn_model/data", ("ktn_model.modeling", "ktn_model.evaluation", "ktn_model.engine")),
-    ("ktn_model/evaluation", ("ktn_model.modeling", "ktn_model.engine")),
+    ("ktn_model/modeling", ("ktn_model.evaluation", "ktn_model.surface", "ktn_model.export", *ABOVE_MODELING)),
+    ("ktn_model/data", ("ktn_model.modeling", "ktn_model.evaluation", "ktn_model.export", *ABOVE_MODELING)),
+    ("ktn_model/evaluation", ("ktn_model.modeling", "ktn_model.export", *ABOVE_MODELING)),
+    ("ktn_model/export", ABOVE_MODELING),
+    ("ktn_model/inference", ("ktn_model.engine", "ktn_model.demo", "ktn_model.api")),
+    ("ktn_model/engine", ("ktn_model.demo", "ktn_model.api", "ktn_model.vis")),
+    ("ktn_model/vis", ("torch", "ktn_model.modeling", "ktn_model.export", "ktn_model.evaluation",
+                       *(m for m in ABOVE_MODELING if m != "ktn_model.vis"))),
+    ("ktn_model/surface", ("torch", "ktn_model.modeling", "ktn_model.export", *ABOVE_MODELING)),
     ("ktn_kg", ("torch", "ktn_model")),
     ("ktn_utils", ("torch", "ktn_model", "ktn_kg")),
 ])
@@ -74,3 +86,26 @@ def test_no_import_circle_in_ktn_model():
     done: set[str] = set()
     cycles = [c for m in sorted(modules) if (c := visit(m, [], done))]
     assert cycles == []
+
+
+CLI_SHARED = {"ktn_cli.common", "ktn_cli.options", "ktn_cli.model_options", "ktn_cli.sizes"}
+
+
+def test_the_cli_is_argument_parsing_only():
+    """No function in cli/ longer than 25 lines; commands reach the library through public names only (nothing
+    private of ktn_model) and never through another command's module."""
+    long, private, sideways = [], [], []
+    for path in sorted((ROOT / "cli").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                if node.end_lineno - first + 1 > 25:
+                    long.append(f"{path.name}:{node.name}")
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ktn_"):
+                private += [f"{path.name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+                if node.module.startswith("ktn_cli.") and node.module not in CLI_SHARED and path.name != "ktn.py":
+                    sideways.append(f"{path.name}: {node.module}")
+                if node.module == "ktn_cli" and path.name != "ktn.py":
+                    sideways += [f"{path.name}: ktn_cli.{a.name}" for a in node.names]
+    assert (long, private, sideways) == ([], [], [])

@@ -171,7 +171,7 @@ def test_convert_there_and_back_gives_identical_tensors(tmp_path):
                               "--config-file", str(tmp_path / "config.yaml")])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["convert", str(tmp_path / "model.pth"), "--to", "caffe", "--out", str(tmp_path / "y")])
-    assert res.exit_code == 2 and "--to must be one of detectron2, ktnv2" in res.output
+    assert res.exit_code == 2 and "--to caffe: choose one of detectron2, ktnv2" in res.output
 
 
 def test_infer_with_a_checkpoint_that_does_not_fit_is_one_line_exit_2(tmp_path):

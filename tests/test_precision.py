@@ -7,8 +7,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.engine.predictor import Predictor
 from ktn_model.export.graph import TracedKTN
+from ktn_model.inference.pipeline import Predictor
 
 BF16 = ["TEST.DENSEPOSE_PRECISION", "bfloat16"]
 

@@ -5,8 +5,8 @@ import pytest
 import scipy.io
 from typer.testing import CliRunner
 
-from ktn_cli import texture_cmd
 from ktn_cli.ktn import app
+from ktn_model import api
 from ktn_model.surface.correspond import SurfaceLocator
 from ktn_model.surface.smpl_pixels import pixel_correspondences
 from ktn_model.surface.standin import random_uv_mesh, save_smpl, template_for
@@ -30,7 +30,7 @@ def setup(tmp_path, monkeypatch):
     template = template_for(mesh, seed=4)
     save_smpl(tmp_path / "smpl.pkl", template)
     items = [_frame(0, 12, 20), _frame(1, 9, 7)]
-    monkeypatch.setattr(texture_cmd, "predict_iuv", lambda *a: iter(items))
+    monkeypatch.setattr(api, "predict_iuv", lambda *a: iter(items))
     return mesh, template, items
 
 

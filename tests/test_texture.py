@@ -5,7 +5,6 @@ import pytest
 from PIL import Image
 
 from ktn_model.data.synthetic import synth_scene
-from ktn_model.engine.visualize import render
 from ktn_model.surface.atlas import (
     atlas_shape,
     bilinear_texels,
@@ -25,6 +24,7 @@ from ktn_model.surface.texture import (
     reference_atlas,
     to_uint8,
 )
+from ktn_model.vis.pictures import render
 
 TILE = 16  # 15 divides 255: U8 = 17 k lands exactly on texel column k
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from ktn_cli import texture_cmd
 from ktn_cli.ktn import app
+from ktn_model import api
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import synth_scene
 from ktn_model.modeling import build_model
@@ -41,7 +41,7 @@ def frames(monkeypatch):
         calls.append((inputs, weights, min_score))
         return iter(items)
 
-    monkeypatch.setattr(texture_cmd, "predict_iuv", fake)
+    monkeypatch.setattr(api, "predict_iuv", fake)
     return items, calls
 
 
@@ -101,7 +101,7 @@ def test_apply_paints_every_person_and_rejects_a_wrong_size_atlas(tmp_path, fram
 
 def test_extract_without_any_person_is_an_error_and_writes_nothing(tmp_path, monkeypatch):
     empty = ("x", np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8))
-    monkeypatch.setattr(texture_cmd, "predict_iuv", lambda *a: iter([empty]))
+    monkeypatch.setattr(api, "predict_iuv", lambda *a: iter([empty]))
     res = _run(["texture", "extract", "in", "--weights", "w", "--out", tmp_path / "atlas.png"])
     assert res.exit_code == 2 and "no person pixels found" in res.output
     assert list(tmp_path.iterdir()) == []

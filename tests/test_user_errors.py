@@ -276,7 +276,7 @@ def test_evaluate_out_pointing_at_a_directory_names_it(eval_files, tmp_path):
 def test_synth_negative_seed_names_the_option(tmp_path):
     res = CliRunner().invoke(app, ["data", "synth", "--out", str(tmp_path / "s"), "--seed", "-1"])
     assert res.exit_code == EXIT_BAD_INPUT
-    _one_error_line(res.output, "--seed -1: must be a non-negative integer")
+    _one_error_line(res.output, "--seed -1: must be at least 0")
     assert not (tmp_path / "s").exists()
 
 

@@ -136,5 +136,5 @@ def test_ktn_infer_writes_the_renders_at_the_input_size_or_the_requested_one(tmp
     assert res.exit_code == 0, res.output
     assert np.asarray(Image.open(tmp_path / "small" / "a_dp_viridis.png")).shape == (30, 40, 3)
     res = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "zero"), "--render-size", "0"])
-    assert res.exit_code == 2 and res.output.strip() == "error: --render-size must be at least 1 pixel, got 0"
+    assert res.exit_code == 2 and res.output.strip() == "error: --render-size 0: must be at least 1"
     assert not (tmp_path / "zero").exists()

@@ -2,7 +2,7 @@
 
 A checkpoint is one ``torch.save`` dict: ``model`` (state dict), ``optimizer``, ``scheduler``,
 ``scaler`` (AMP, or None), ``iteration`` (iterations completed) and ``rng`` (one generator
-snapshot per worker process, see :mod:`ktn_model.engine.rng`). The data sampler position is the
+snapshot per worker process, see :mod:`ktn_model.rng`). The data sampler position is the
 iteration itself: the train loader is deterministic and is fast-forwarded on resume.
 ``OUTPUT_DIR/last_checkpoint`` names the newest file and ``OUTPUT_DIR/config.yaml`` holds the run's
 config (``ktn train --resume`` and ``ktn infer`` read it; see ``docs/usage.md``).
@@ -24,7 +24,6 @@ from ktn_utils.atomic import atomic_write
 PERIODIC_NAME = "model_{:07d}.pth"
 FINAL_NAME = "model_final.pth"
 LAST_POINTER = "last_checkpoint"
-CONFIG_FILE = "config.yaml"
 _PERIODIC_RE = re.compile(r"model_(\d{7})\.pth")
 # Temporary files of atomic_write for this folder's own outputs: ".<name>.<random>.tmp".
 _STALE_TEMP_RE = re.compile(r"\.(model_\d{7}\.pth|model_final\.pth|last_checkpoint|config\.yaml)\..+\.tmp")

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from ktn_model.data.loader import build_test_loader
-from ktn_model.engine.outputs import coco_results
-from ktn_model.engine.predictor import Predictor
 from ktn_model.evaluation import evaluate_densepose
 from ktn_model.evaluation.report import metrics_table, print_metrics, report_console  # noqa: F401  (used by runner, demo)
+from ktn_model.inference.image_outputs import coco_results
+from ktn_model.inference.pipeline import Predictor
 from ktn_utils.atomic import atomic_write
 
 

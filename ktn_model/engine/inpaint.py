@@ -20,11 +20,9 @@ from ktn_model.data.coco_json import read_json
 from ktn_model.data.dataset import has_densepose
 from ktn_model.data.meta import DP_FRAME
 from ktn_model.data.pseudo_labels import cell_centres, cell_of, encode_grid, target_persons, write_pseudo_labels
-from ktn_model.engine.predictor import build_trained_model, load_config
+from ktn_model.inference.defaults import INPAINT_GRID, INPAINT_MIN_PROBABILITY
+from ktn_model.inference.pipeline import build_trained_model, load_config
 from ktn_model.modeling.ktn import KTN
-
-DEFAULT_GRID = 64
-DEFAULT_MIN_PROBABILITY = 0.5
 
 
 @dataclass(frozen=True)
@@ -101,8 +99,8 @@ def check_annotations(path: Path) -> None:
 
 
 def inpaint(weights: Path, annotations: Path, images: Path, out: Path, config_file: Path | None = None,
-            opts: list[str] | None = None, grid: int = DEFAULT_GRID,
-            min_probability: float = DEFAULT_MIN_PROBABILITY) -> InpaintSummary:
+            opts: list[str] | None = None, grid: int = INPAINT_GRID,
+            min_probability: float = INPAINT_MIN_PROBABILITY) -> InpaintSummary:
     """Write ``out`` (atomically, never over an existing file): the teacher ``weights``' pseudo-labels for every
     DensePose person of ``annotations`` (images in ``images``), with provenance."""
     out = Path(out)

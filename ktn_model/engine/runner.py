@@ -7,24 +7,27 @@ iteration. ``resume_cfg`` restores a run's saved config; see ``docs/usage.md`` (
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 
 import torch
 
-from ktn_model.config import setup_cfg
+from ktn_model.config import RUN_CONFIG_FILE, setup_cfg, validate_cfg
 from ktn_model.data.catalog import build_dataset, resolve
 from ktn_model.data.loader import SkippingLoader, build_train_dataset, build_train_loader
 from ktn_model.data.transforms import build_uv_symmetry
 from ktn_model.engine import distributed as comm
-from ktn_model.engine.checkpoint import CONFIG_FILE, LAST_POINTER, Checkpointer
+from ktn_model.engine.checkpoint import LAST_POINTER, Checkpointer
 from ktn_model.engine.evaluator import evaluate_model, print_metrics
-from ktn_model.engine.predictor import build_trained_model
-from ktn_model.engine.rng import seed_all
 from ktn_model.engine.trainer import Trainer
 from ktn_model.evaluation.eval_data import PDIST_FILE, SUBDIV_FILE, TRANSFORM_FILE
+from ktn_model.inference.pipeline import build_trained_model
 from ktn_model.modeling import build_model, load_weights
 from ktn_model.modeling.build import resolve_device
+from ktn_model.rng import seed_all
+from ktn_model.threads import check_threads, torch_threads
+from ktn_utils.atomic import check_output_folder
 
 # Keys a resumed run may change: they alter neither the model, the data nor the schedule of the
 # iterations already run (MAX_ITER may be raised to train longer; the data order does not depend
@@ -53,7 +56,7 @@ def resume_cfg(cfg, opts: list[str]):
     out = Path(cfg.OUTPUT_DIR)
     if Checkpointer(out).latest() is None:
         raise FileNotFoundError(f"{out}: nothing to resume (no {LAST_POINTER}); run without --resume to start")
-    saved_file = out / CONFIG_FILE
+    saved_file = out / RUN_CONFIG_FILE
     if not saved_file.is_file():
         raise FileNotFoundError(f"{saved_file}: the run's config is missing, so it cannot be resumed")
     saved = setup_cfg(saved_file)
@@ -96,9 +99,12 @@ def check_eval_data(directory: str | Path) -> None:
 def check_inputs(cfg, workers: int = 1) -> None:
     """Fail before the first iteration on an input the run would need later (one-line errors).
 
-    The device, every DATASETS.TRAIN set (files present), every DATASETS.TEST set (read and checked:
-    it is only used after training) with TEST.EVAL_DATA_DIR, and INPUT.UV_SYMMETRY_FILE when flipping.
+    The config's numbers (``validate_cfg``), OUTPUT_DIR writable, the device, every DATASETS.TRAIN set (files
+    present), every DATASETS.TEST set (read and checked: it is only used after training) with
+    TEST.EVAL_DATA_DIR, and INPUT.UV_SYMMETRY_FILE when flipping.
     """
+    validate_cfg(cfg, training=True, workers=workers)
+    check_output_folder(cfg.OUTPUT_DIR)
     check_device(cfg.MODEL.DEVICE, workers)
     if not cfg.DATASETS.TRAIN:
         raise ValueError("DATASETS.TRAIN is empty: name at least one training set")
@@ -138,8 +144,34 @@ def build_trainer(cfg) -> Trainer:
     return Trainer(cfg, model, functools.partial(train_batches, cfg), evaluate_fn)
 
 
-def train_worker(cfg, resume: bool) -> dict | None:
-    """Train (continuing from the newest checkpoint with ``resume``); print and return the final metrics."""
+def run_training(config_file: str | Path | None, opts: list[str], workers: int = 1, resume: bool = False,
+                 eval_only: bool = False, threads: int | None = None) -> None:  # fmt: skip
+    """``ktn train``: the config (``config_file`` then ``opts``; with ``resume`` the run's saved one), every input
+    checked, then training on ``workers`` local workers of ``threads`` torch threads each (default: half the
+    usable CPUs shared by the workers); with ``eval_only``, the evaluation of ``evaluate_worker``."""
+    cfg = setup_cfg(config_file, opts)
+    threads = check_threads(threads, workers)
+    if eval_only:
+        with torch_threads(threads):
+            evaluate_worker(cfg, resume)
+        return
+    validate_cfg(cfg, training=True, workers=workers)
+    check_output_folder(cfg.OUTPUT_DIR)
+    cfg = resume_cfg(cfg, opts) if resume else cfg
+    if not resume:
+        check_new_run(cfg)
+    check_inputs(cfg, workers)
+    comm.launch(train_worker, workers, comm.device_type(cfg.MODEL.DEVICE), cfg, resume, threads)
+
+
+def train_worker(cfg, resume: bool, threads: int | None = None) -> dict | None:
+    """Train (continuing from the newest checkpoint with ``resume``) with ``threads`` torch threads (None: as they
+    are); print and return the final metrics."""
+    with contextlib.nullcontext() if threads is None else torch_threads(threads):
+        return _train(cfg, resume)
+
+
+def _train(cfg, resume: bool) -> dict | None:
     if comm.is_main_process() and torch.cuda.is_available() and comm.device_type(cfg.MODEL.DEVICE) == "cpu":
         print("note: MODEL.DEVICE is cpu although CUDA is available; set MODEL.DEVICE cuda (or auto) to use it")
     trainer = build_trainer(cfg)
@@ -163,6 +195,7 @@ def train_worker(cfg, resume: bool) -> dict | None:
 
 def evaluate_worker(cfg, resume: bool) -> dict:
     """Evaluate MODEL.WEIGHTS (or, with ``resume``, the newest checkpoint in OUTPUT_DIR) and print the table."""
+    validate_cfg(cfg)
     check_device(cfg.MODEL.DEVICE)
     weights = Checkpointer(cfg.OUTPUT_DIR).latest() if resume else None
     weights = weights or cfg.MODEL.WEIGHTS

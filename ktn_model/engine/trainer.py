@@ -17,14 +17,15 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ktn_model.config import RUN_CONFIG_FILE
 from ktn_model.engine import distributed as comm
-from ktn_model.engine.checkpoint import CONFIG_FILE, Checkpointer
+from ktn_model.engine.checkpoint import Checkpointer
 from ktn_model.engine.events import MetricsWriter, flatten_metrics
-from ktn_model.engine.progress import TrainProgress
-from ktn_model.engine.rng import get_rng_state, preserved_rng, seed_all, set_rng_state
 from ktn_model.engine.solver import build_lr_scheduler, build_optimizer
 from ktn_model.modeling.weights import load_checkpoint
+from ktn_model.rng import get_rng_state, preserved_rng, seed_all, set_rng_state
 from ktn_utils.atomic import atomic_write
+from ktn_utils.progress import TrainProgress
 
 # data_loader_fn(start_iter) -> an iterable of (images, targets) batches, positioned at start_iter.
 DataLoaderFn = Callable[[int], Iterable]
@@ -215,5 +216,5 @@ class Trainer:
         return results
 
     def _save_config(self) -> None:
-        path = Path(self.cfg.OUTPUT_DIR) / CONFIG_FILE
+        path = Path(self.cfg.OUTPUT_DIR) / RUN_CONFIG_FILE
         atomic_write(path, lambda f: f.write(self.cfg.dump().encode()))

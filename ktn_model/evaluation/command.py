@@ -10,7 +10,7 @@ from ktn_model.evaluation.eval_data import EvalData
 from ktn_model.evaluation.parts import Part, select
 from ktn_model.evaluation.report import print_metrics
 from ktn_model.evaluation.runs import ModelRun, evaluate_runs
-from ktn_utils.atomic import atomic_write
+from ktn_utils.atomic import atomic_write, check_output_file, check_output_folder
 
 
 def evaluate_files(gt: Path, results: list[Path], eval_data: Path | EvalData, out: Path | None = None,
@@ -28,8 +28,12 @@ def evaluate_files(gt: Path, results: list[Path], eval_data: Path | EvalData, ou
         raise ValueError("--confusion writes its tables and pictures into a folder: give --report-dir DIR")
     if out is not None and out.is_dir():
         raise IsADirectoryError(f"--out {out}: is a directory; give a file name such as {out / 'metrics.json'}")
+    if out is not None:
+        check_output_file(out)  # an unwritable path fails now, not after the evaluation
     if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
         raise NotADirectoryError(f"--report-dir {report_dir}: is a file, not a folder")
+    if report_dir is not None:
+        check_output_folder(report_dir)
     runs = evaluate_runs(gt, results, eval_data, analysis=selected is not None or confusion, workers=workers)
     written = _report(runs, selected, confusion, report_dir)
     if out is not None:

@@ -8,6 +8,7 @@ shape: the exported graph must give the detections of the PyTorch model (``Verif
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import warnings
@@ -18,9 +19,9 @@ import torch
 
 from ktn_model.data.resize import shortest_edge_size
 from ktn_model.modeling.ktn import KTN
-from ktn_utils.atomic import atomic_write
+from ktn_utils.atomic import atomic_write, check_output_file
 
-from .formats import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, FORMATS, INPUT_NAME, OPSET
+from .formats import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, FORMATS, INPUT_NAME, ONNX_EXTRA, OPSET
 from .graph import TracedKTN, example_image
 from .runtime import load_exported
 
@@ -71,7 +72,10 @@ def export_model(model: KTN, cfg, out: str | Path, fmt: str, check: bool = True)
     """Trace ``model`` (on CPU) into ``out`` in format ``fmt`` (one of ``FORMATS``), written atomically, then
     (``check``) verify the written file on another image shape."""
     if fmt not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise ValueError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if fmt == "onnx" and importlib.util.find_spec("onnx") is None:
+        raise ValueError(f"{out}: writing ONNX needs the onnx package ({ONNX_EXTRA})")
+    check_output_file(out)
     traced = TracedKTN(model.cpu())
     image = example_image(*input_size(cfg, TRACE_SHAPE))
     write = _onnx_bytes if fmt == "onnx" else _torchscript_bytes

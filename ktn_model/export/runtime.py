@@ -17,10 +17,8 @@ from torch import Tensor, nn
 from ktn_model.config import CfgNode, setup_cfg
 from ktn_model.modeling import predictor_output_type
 
-from .formats import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, INPUT_NAME, ONNX_SUFFIX
+from .formats import CONFIG_KEY, EXTRA_CONFIG, EXTRA_OUTPUTS, INPUT_NAME, ONNX_EXTRA, ONNX_SUFFIX
 from .graph import to_detection
-
-ONNX_EXTRA = 'pip install -e ".[onnx]"'
 
 
 class ExportedKTN(nn.Module):

@@ -21,6 +21,12 @@ DEFAULT_TILE = 200
 TEXEL_DECIMALS = 9  # texel coordinates are rounded so that a point at a texel centre is exactly on it
 
 
+def coverage_path_of(atlas: str | Path) -> Path:
+    """Where the coverage mask of an atlas file goes: ``atlas.png`` -> ``atlas_coverage.png``."""
+    atlas = Path(atlas)
+    return atlas.with_name(f"{atlas.stem}_coverage.png")
+
+
 def atlas_shape(tile: int) -> tuple[int, int]:
     """(height, width) in texels of the atlas with ``tile``-texel tiles."""
     return ATLAS_ROWS * tile, ATLAS_COLUMNS * tile

@@ -19,9 +19,23 @@ from scipy.sparse.linalg import spsolve
 from ktn_model.data.meta import NUM_PATCHES
 from ktn_model.surface.atlas import atlas_shape, bilinear_texels, tile_origin, tile_size_of, tiles
 from ktn_model.surface.iuv_image import person_pixels, surface_coords
+from ktn_utils.machine import largest_fitting
 
 REFERENCE_GRID = 10  # UV grid lines per tile side in the reference atlas
 REFERENCE_TILE = 64
+# Peak bytes per atlas texel of extract + fill: the accumulator (4 float64), the float atlas (3 float64), the
+# coverage and uint8 copies, and a tile's sparse fill system; rounded up.
+BYTES_PER_TEXEL = 128
+
+
+def atlas_bytes(tile: int) -> int:
+    """Peak memory of extracting (and filling) an atlas of ``tile``-texel tiles (24 tiles)."""
+    return NUM_PATCHES * tile * tile * BYTES_PER_TEXEL
+
+
+def max_tile_size(memory: int | None = None) -> int:
+    """The largest tile size whose atlas fits ``memory`` bytes (default: the memory available now)."""
+    return largest_fitting(atlas_bytes, memory)
 
 
 def person_mask(inds: np.ndarray, person: int | None = None) -> np.ndarray:
@@ -37,6 +51,8 @@ class TextureAccumulator:
     """Confidence-weighted sums of pixel colours per atlas texel, over any number of images."""
 
     def __init__(self, tile: int):
+        if not 2 <= tile <= (limit := max_tile_size()):
+            raise ValueError(f"tile size {tile}: must be in 2..{limit} (the atlas must fit the memory available)")
         self.tile = tile
         self.shape = atlas_shape(tile)
         self.colour = np.zeros((self.shape[0] * self.shape[1], 3))  # (H*W, 3) weighted colour sums

@@ -50,8 +50,8 @@ def load_uv_data(path: str | Path) -> UVMesh:
         raise FileNotFoundError(f"{path}: UV data not found")
     try:
         data = scipy.io.loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as e:
-        raise ValueError(f"{path}: not a readable MATLAB file ({e})") from None
+    except Exception as e:  # noqa: BLE001 (scipy raises MatReadError, IndexError, ValueError... for a damaged file)
+        raise ValueError(f"{path}: not a readable MATLAB file ({str(e) or type(e).__name__})") from None
     missing = [k for k in UV_FIELDS if k not in data]
     if missing:
         raise ValueError(f"{path}: missing field(s) {', '.join(missing)} (expected the DensePose UV_Processed.mat)")
@@ -61,8 +61,11 @@ def load_uv_data(path: str | Path) -> UVMesh:
     smpl = _vector(data, "All_vertices", path).astype(np.int64)
     if len(patch) == 0:
         raise ValueError(f"{path}: the UV mesh has no faces")
-    if faces.ndim != 2 or faces.shape != (len(patch), 3):
-        raise ValueError(f"{path}: All_Faces must be {len(patch)} x 3 (one row per face), got {faces.shape}")
+    if faces.ndim != 2 or faces.shape[1:] != (3,):
+        raise ValueError(f"{path}: All_Faces must be F x 3 (three UV vertices per face), got {faces.shape}")
+    if len(faces) != len(patch):
+        raise ValueError(f"{path}: All_FaceIndices has {len(patch)} entries and All_Faces {len(faces)} rows; "
+                         f"both must have one per face")  # fmt: skip
     if not len(u) == len(v) == len(smpl):
         raise ValueError(f"{path}: All_U_norm, All_V_norm and All_vertices differ in length")
     if patch.min(initial=1) < 1 or patch.max(initial=1) > NUM_PATCHES:

@@ -18,11 +18,13 @@ from rich.table import Table
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.synthetic import generate
-from ktn_model.engine.defaults import DEFAULT_MIN_SCORE, DEFAULT_VIS, DemoSettings
+from ktn_model.demo.settings import DemoSettings
 from ktn_model.engine.evaluator import evaluate_model
-from ktn_model.engine.outputs import InferenceRun, collect_inputs, image_ids_from, run
-from ktn_model.engine.predictor import Predictor
 from ktn_model.engine.runner import build_trainer
+from ktn_model.inference.defaults import DEFAULT_MIN_SCORE, DEFAULT_VIS
+from ktn_model.inference.inputs import collect_inputs
+from ktn_model.inference.pipeline import Predictor
+from ktn_model.inference.writer import InferenceRun, image_ids_from, run
 from ktn_model.resources import shipped
 
 DEMO_CONFIG = shipped("configs") / "ktn_demo_cpu.yaml"
@@ -46,7 +48,7 @@ def demo_cfg(s: DemoSettings, graph: Path, train: Path, val: Path):
              "INPUT.MIN_SIZE_TEST": s.image_size * 3 // 4, "INPUT.MAX_SIZE_TEST": s.image_size}
     overrides = {
         "OUTPUT_DIR": s.out / "train", "SEED": s.seed, "SOLVER.MAX_ITER": s.iterations,
-        "SOLVER.STEPS": [int(s.iterations * 0.8)],
+        "SOLVER.STEPS": [max(1, int(s.iterations * 0.8))],
         "MODEL.ROI_DENSEPOSE_HEAD.GRAPH": graph,
         "DATASETS.TRAIN": [f"{train}/annotations.json:{train}/images"],
         "DATASETS.TEST": [f"{val}/annotations.json:{val}/images"],

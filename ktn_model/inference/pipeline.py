@@ -1,9 +1,10 @@
-"""``Predictor``: a trained model and its post-processing on single images, as detectron2's ``DefaultPredictor``.
+"""``Predictor``: a trained model and its post-processing on single images, as detectron2's ``DefaultPredictor``;
+loading a trained model with its config.
 
 The image is resized with PIL exactly as detectron2 does (``ktn_model.data.resize``), the network runs on it,
 detections below ``min_score`` are dropped (before the DensePose branch for a PyTorch model), and only the kept
-ones are post-processed into original pixels. The network is the PyTorch model or an exported ONNX / TorchScript
-graph of it (``ktn_model.export``).
+ones are post-processed into original pixels.
+The network is the PyTorch model or an exported ONNX / TorchScript graph of it (``ktn_model.export``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ktn_model.config import setup_cfg
+from ktn_model.config import RUN_CONFIG_FILE, check_overrides, setup_cfg, validate_cfg
 from ktn_model.data.resize import resize_shortest_edge
-from ktn_model.engine.checkpoint import CONFIG_FILE
-from ktn_model.engine.rng import seed_all
 from ktn_model.export.runtime import is_exported, load_exported
 from ktn_model.inference.early_filter import score_filter_before_densepose
 from ktn_model.modeling import build_model, load_weights
 from ktn_model.modeling.build import build_postprocess
+from ktn_model.resources import resolve_config
+from ktn_model.rng import seed_all
 from ktn_model.zoo import cache as zoo
 
 
@@ -33,14 +34,30 @@ def build_trained_model(cfg, weights: str | Path) -> torch.nn.Module:
 
 
 def load_config(weights: str | Path, config_file: str | Path | None = None, opts: list[str] | None = None):
-    """The config of a trained model: ``config_file``, or the ``config.yaml`` beside the weights, then ``opts``."""
+    """The config of a trained model: ``config_file`` (a path or a shipped preset, e.g.
+    ``configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml`` from any folder), or the ``config.yaml`` beside the
+    weights, then ``opts``; its test-time numbers checked (``validate_cfg``)."""
     weights = Path(weights)
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: checkpoint not found")
-    config_file = Path(config_file) if config_file else weights.parent / CONFIG_FILE
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{config_file}: config not found (pass --config-file)")
-    return setup_cfg(config_file, ["MODEL.DEVICE", "auto", *(opts or [])])
+    check_overrides(list(opts or []))
+    if config_file:
+        config_file = resolve_config(config_file)
+    else:
+        config_file = weights.parent / RUN_CONFIG_FILE
+        if not config_file.is_file():
+            raise FileNotFoundError(f"{weights}: no {RUN_CONFIG_FILE} beside the weights; name the model's config "
+                                    f"with --config-file")  # fmt: skip
+    cfg = setup_cfg(config_file, ["MODEL.DEVICE", "auto", *(opts or [])])
+    validate_cfg(cfg)
+    return cfg
+
+
+def check_min_score(min_score: float) -> float:
+    """``min_score`` when it is a detection score in [0, 1], else a ValueError."""
+    if not 0.0 <= min_score <= 1.0:  # NaN included
+        raise ValueError(f"min_score {min_score}: must be a detection score in [0, 1]")
+    return min_score
 
 
 class Predictor:
@@ -48,20 +65,22 @@ class Predictor:
     [``keypoints``, ``keypoints_scores``] and ``densepose`` (one ``DensePoseChartResult`` each)."""
 
     def __init__(self, cfg, model: torch.nn.Module, min_score: float = 0.0):
+        self.min_score = check_min_score(min_score)
         self.model = model.eval()
         self.postprocess = build_postprocess(cfg).bind(model)
         self.device = next(model.parameters(), torch.empty(0)).device  # an exported graph has none: CPU
         self.sizes = (cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
-        self.min_score = min_score
 
     @classmethod
     def from_checkpoint(cls, weights: str | Path, config_file: str | Path | None = None,
                         opts: list[str] | None = None, min_score: float = 0.0) -> Predictor:
         """A checkpoint with its config (``load_config``), an exported file with the config it carries, or a zoo model
         ``zoo:NAME`` (downloaded once, with its preset unless ``config_file``)."""
+        check_min_score(min_score)
         weights, config_file = zoo.resolve(weights, config_file)
         if Path(weights).is_file() and is_exported(weights):
             cfg, model = load_exported(weights, opts)
+            validate_cfg(cfg)
             return cls(load_config(weights, config_file, opts) if config_file else cfg, model, min_score)
         cfg = load_config(weights, config_file, opts)
         return cls(cfg, build_trained_model(cfg, weights), min_score)

@@ -1,4 +1,4 @@
-"""Pictures of DensePose predictions: contours, I segmentation, U, V, boxes, keypoints (``docs/usage.md``).
+"""Pictures of DensePose predictions: contours, I segmentation, U, V, boxes, keypoints, texture (``docs/usage.md``).
 
 Each visualiser draws on the input image in grey (as DensePose's ``apply_net.py show`` does) and
 returns an (H, W, 3) uint8 RGB array of the input's size, drawn with matplotlib's Agg renderer.
@@ -21,16 +21,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ktn_model.data.meta import KEYPOINT_SKELETON, NUM_PATCHES
-from ktn_model.engine.image_maps import confidence_names, is_cse, uv_uncertainty
-from ktn_model.engine.vertex_colours import vertex_colours
+from ktn_model.vis.vertex_colours import vertex_colours
 
 OVERLAY_ALPHA = 0.7
+UV_EPSILON = 0.01  # UV_CONFIDENCE.EPSILON of every detectron2 confidence model
 CONTOUR_LEVELS = 10
 BOX_COLOUR = (15 / 255, 127 / 255, 18 / 255)  # the reference's BGR (18, 127, 15) as RGB
 # COCO person skeleton, 0-based keypoint indices.
 SKELETON = [(a - 1, b - 1) for a, b in KEYPOINT_SKELETON]
 DPI = 100
-# The one default detection threshold of pictures and results (`ktn infer --min-score`, the demo).
 LABEL_FONT_PT = 7
 # Width of one label character and the label height, in font sizes (DejaVu Sans digits, with margin).
 LABEL_CHAR_WIDTH, LABEL_HEIGHT = 0.62, 1.25
@@ -139,6 +138,15 @@ def draw_texture(ax, iuv: np.ndarray, output: dict) -> None:
     ax.imshow(rgba, interpolation="nearest")
 
 
+def uv_uncertainty(confidences: dict[str, np.ndarray]) -> np.ndarray:
+    """(H, W) U/V standard deviation along the most uncertain direction: sqrt(σ² + |r|²), σ² = softplus(sigma_2) +
+    ``UV_EPSILON``, r = (kappa_u, kappa_v) (0 for "iid_iso") (docs/confidence.md, "Losses")."""
+    sigma_2 = confidences["sigma_2"].astype(np.float64)
+    var = np.logaddexp(0, sigma_2) + UV_EPSILON
+    var += confidences.get("kappa_u", 0) ** 2 + confidences.get("kappa_v", 0) ** 2
+    return np.sqrt(var).astype(np.float32)
+
+
 def draw_uv_uncertainty(ax, _iuv: np.ndarray, output: dict) -> None:
     """U/V uncertainty of a confidence model (docs/confidence.md): sqrt(softplus(sigma_2) + eps + |r|^2) (r =
     (kappa_u, kappa_v) when present), from 0 to its 99th percentile on the body."""
@@ -157,21 +165,6 @@ def draw_vertex(ax, _iuv: np.ndarray, output: dict) -> None:
     rgba[on_body, :3] = vertex_colours(vertices[on_body], output.get("mesh_xyz"))
     rgba[on_body, 3] = OVERLAY_ALPHA
     ax.imshow(rgba, interpolation="nearest")
-
-
-# pictures that need a model of one kind: name -> (needs, what the model must have)
-MODEL_PICTURES = {"dp_uv_uncertainty": "U/V confidences (a WC preset)", "dp_vertex": "a CSE model"}
-
-
-def check_vis(names: list[str], output_type: type) -> None:
-    """ValueError (one line) for a picture the model cannot give: U/V uncertainty without U/V confidences, the vertex
-    picture without a CSE model, I/U/V pictures with one."""
-    cse = is_cse(output_type)
-    has = {"dp_uv_uncertainty": "sigma_2" in confidence_names(output_type), "dp_vertex": cse}
-    wrong = [n for n in names if not has.get(n, not cse or n in ("bbox", "keypoints"))]
-    if wrong:
-        needs = MODEL_PICTURES.get(wrong[0], "a chart model (I, U, V)")
-        raise ValueError(f"--vis {wrong[0]} needs {needs}; this model is {output_type.__name__}")
 
 
 VISUALIZERS: dict[str, Callable] = {

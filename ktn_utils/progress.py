@@ -1,4 +1,4 @@
-"""Progress bars (rich): training (iteration, ETA, it/s, learning rate, losses) and inference (images/s)."""
+"""Progress bars (rich, on stderr): training (iteration, ETA, it/s, learning rate, losses) and inference (images/s)."""
 
 from __future__ import annotations
 

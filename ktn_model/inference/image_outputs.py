@@ -1,5 +1,6 @@
-"""The image-sized maps ``ktn infer`` writes per image, for every kind of model (docs/densepose_format.md; confidences:
-docs/confidence.md, "Results and `ktn infer`"; CSE: docs/cse.md, "`ktn infer` outputs"), and its results.json records.
+"""One image's post-processed detections as the image-sized maps ``ktn infer`` writes, for every kind of model
+(docs/densepose_format.md; confidences: docs/confidence.md, "Results and `ktn infer`"; CSE: docs/cse.md, "`ktn infer`
+outputs"), and as results.json records (``coco_results``: the official encoding the evaluation scores).
 
 Chart models: ``NAME_IUV.png`` and ``NAME_INDS.png``; with confidences also ``NAME_conf.npz``. CSE models:
 ``NAME_INDS.png`` and ``NAME_vertices.png`` (16-bit, vertex + 1). Every map gives a pixel the value of the detection
@@ -17,13 +18,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ktn_model.engine.paste import owners, paste_owned
 from ktn_model.evaluation.results import to_coco_results
-from ktn_model.modeling.structures import CONFIDENCE_FIELDS, DensePoseEmbeddingOutput
-from ktn_utils.atomic import atomic_write
+from ktn_model.inference.paste import owners, paste_owned
+from ktn_model.modeling.structures import (
+    CONFIDENCE_FIELDS,
+    DensePoseEmbeddingOutput,
+    DensePoseEmbeddingResult,
+    DensePoseOutput,
+)
+from ktn_utils.atomic import atomic_write, save_png
 
 NPZ_DATE = (1980, 1, 1, 0, 0, 0)  # a fixed member time: the same maps give the same bytes
-UV_EPSILON = 0.01  # UV_CONFIDENCE.EPSILON of every detectron2 confidence model
 
 
 def model_output_type(model) -> type:
@@ -39,15 +44,6 @@ def is_cse(output_type: type) -> bool:
 def confidence_names(output_type: type) -> list[str]:
     """The confidence fields of an output type (docs/confidence.md), in ``CONFIDENCE_FIELDS`` order."""
     return [name for name in CONFIDENCE_FIELDS if name in output_type.field_names()]
-
-
-def uv_uncertainty(confidences: dict[str, np.ndarray]) -> np.ndarray:
-    """(H, W) U/V standard deviation along the most uncertain direction: sqrt(σ² + |r|²), σ² = softplus(sigma_2) +
-    ``UV_EPSILON``, r = (kappa_u, kappa_v) (0 for "iid_iso") (docs/confidence.md, "Losses")."""
-    sigma_2 = confidences["sigma_2"].astype(np.float64)
-    var = np.logaddexp(0, sigma_2) + UV_EPSILON
-    var += confidences.get("kappa_u", 0) ** 2 + confidences.get("kappa_v", 0) ** 2
-    return np.sqrt(var).astype(np.float32)
 
 
 @dataclass
@@ -83,11 +79,6 @@ def image_maps(output: dict, height: int, width: int, output_type: type) -> Imag
     confidences = {name: paste_owned(output, inds, lambda r, n=name: r.confidences[n].numpy(), np.float32)
                    for name in confidence_names(output_type)}
     return ImageMaps(inds, iuv, confidences)
-
-
-def save_png(path: Path, pixels: np.ndarray) -> None:
-    """Write an (H, W) uint8 / uint16 or (H, W, 3) uint8 array as PNG, atomically (creating its folder)."""
-    atomic_write(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -138,3 +129,10 @@ def result_records(image_id: int, output: dict, output_type: type) -> list[dict]
         png = result.vertex_png()
         record["densepose_cse"] = {"mesh": result.mesh, "vertices": [*png.shape, encode_png16(png)]}
     return records
+
+
+def coco_results(image_id: int, output: dict) -> list[dict]:
+    """One image's post-processed detections of a chart model (a ``Predictor`` output) in the official encoding."""
+    if any(isinstance(r, DensePoseEmbeddingResult) for r in output["densepose"]):
+        raise ValueError("CSE models have no I, U, V results: GPS evaluation needs a chart model (docs/cse.md)")
+    return result_records(image_id, output, DensePoseOutput)

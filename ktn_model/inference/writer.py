@@ -11,103 +11,47 @@ in a background thread ahead of the network and can be run in batches; a progres
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
-import os
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ktn_model.data.coco_json import read_json
-from ktn_model.data.dataset import ImageReadError, read_rgb
-from ktn_model.engine.defaults import DEFAULT_CSE_VIS, DEFAULT_VIS
-from ktn_model.engine.image_maps import (  # noqa: F401 (paste_iuv, save_png: this module's interface)
+from ktn_model.data.dataset import ImageReadError
+from ktn_model.inference.defaults import DEFAULT_CSE_VIS, DEFAULT_VIS
+from ktn_model.inference.image_outputs import (
+    confidence_names,
     image_maps,
     is_cse,
     model_output_type,
-    paste_iuv,
     result_records,
-    save_png,
     write_maps,
 )
-from ktn_model.engine.predictor import Predictor
-from ktn_model.engine.progress import ImageProgress
-from ktn_model.engine.visualize import check_vis, render
+from ktn_model.inference.inputs import is_video, output_names, read_ahead
+from ktn_model.inference.pipeline import Predictor
 from ktn_model.inference.shards import in_shard, is_done, merge_results, remove_stale_temp_files, write_part
-from ktn_model.modeling.structures import DensePoseEmbeddingResult, DensePoseOutput
 from ktn_model.vis.conditioning import STYLES, render_output, render_size
-from ktn_utils.atomic import atomic_write
+from ktn_model.vis.pictures import render
+from ktn_utils.atomic import atomic_write, save_png
+from ktn_utils.progress import ImageProgress
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 RESULTS_FILE = "results.json"
-READ_AHEAD = 4  # images decoded in the background ahead of the one the network is on
 logger = logging.getLogger(__name__)
+# pictures that need a model of one kind: name -> what the model must have
+MODEL_PICTURES = {"dp_uv_uncertainty": "U/V confidences (a WC preset)", "dp_vertex": "a CSE model"}
 
 
-def collect_inputs(inputs: list[str]) -> list[Path]:
-    """Image and video files named by paths, folders (their images, sorted) or glob patterns, in order."""
-    if not inputs:
-        raise ValueError("no inputs given")
-    found: list[Path] = []
-    for item in inputs:
-        matches = _expand(item)
-        if not matches:
-            raise FileNotFoundError(f"{item}: no image or video found")
-        found.extend(m for m in matches if m not in found)
-    return found
-
-
-def _expand(item: str) -> list[Path]:
-    path = Path(item)
-    if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if path.is_file():
-        if path.suffix.lower() not in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
-            raise ValueError(f"{item}: not an image or video file (suffix {path.suffix or 'none'})")
-        return [path]
-    return sorted(Path(p) for p in glob.glob(item) if Path(p).suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
-
-
-def is_video(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES
-
-
-def output_names(paths: list[Path]) -> dict[Path, str]:
-    """Each input's name relative to the common folder of all inputs (POSIX separators)."""
-    root = Path(os.path.commonpath([p.resolve().parent for p in paths]))
-    return {p: p.resolve().relative_to(root).as_posix() for p in paths}
-
-
-def read_or_error(path: Path) -> np.ndarray | ImageReadError:
-    """``read_rgb(path)``, or the error that names why it cannot be read."""
-    try:
-        return read_rgb(path)
-    except ImageReadError as e:
-        return e
-
-
-def read_ahead(paths: list[Path], depth: int = READ_AHEAD) -> Iterator[np.ndarray | ImageReadError]:
-    """``read_or_error`` of each path in order, run in one background thread at most ``depth`` images ahead."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = deque(pool.submit(read_or_error, p) for p in paths[:depth])
-        for k in range(len(paths)):
-            pixels = pending.popleft().result()
-            if k + depth < len(paths):
-                pending.append(pool.submit(read_or_error, paths[k + depth]))
-            yield pixels
-
-
-def coco_results(image_id: int, output: dict) -> list[dict]:
-    """One image's post-processed detections of a chart model in the official result encoding."""
-    if any(isinstance(r, DensePoseEmbeddingResult) for r in output["densepose"]):
-        raise ValueError("CSE models have no I, U, V results: GPS evaluation needs a chart model (docs/cse.md)")
-    return result_records(image_id, output, DensePoseOutput)
+def check_vis(names: list[str], output_type: type) -> None:
+    """ValueError (one line) for a picture the model cannot give: U/V uncertainty without U/V confidences, the vertex
+    picture without a CSE model, I/U/V pictures with one."""
+    cse = is_cse(output_type)
+    has = {"dp_uv_uncertainty": "sigma_2" in confidence_names(output_type), "dp_vertex": cse}
+    wrong = [n for n in names if not has.get(n, not cse or n in ("bbox", "keypoints"))]
+    if wrong:
+        needs = MODEL_PICTURES.get(wrong[0], "a chart model (I, U, V)")
+        raise ValueError(f"--vis {wrong[0]} needs {needs}; this model is {output_type.__name__}")
 
 
 @dataclass
@@ -176,8 +120,8 @@ class InferenceRun:
     def video(self, path: Path) -> int:
         """Annotate every frame of a video with the first visualisation; returns the frame count. With ``steady``
         the persons are tracked (and smoothed) across frames and ``<stem>_tracks.json`` lists them."""
-        from ktn_model.engine.video import annotate_video  # needs OpenCV, imported only for videos
         from ktn_model.inference.steady import SteadyVideo
+        from ktn_model.inference.video import annotate_video  # needs OpenCV, imported only for videos
 
         self._steady = SteadyVideo(self.steady) if self.steady else None
         frames, announced = annotate_video(path, self.out_dir, self.vis[0] if self.vis else "dp_segm",
