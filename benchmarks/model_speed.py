@@ -1,4 +1,5 @@
-"""Inference speed of the Table I variants and the detectron2 zoo R-50 preset against torchvision's keypoint R-CNN,
+"""Inference speed of every preset family (the Table I variants, PID-net, the cascade, the KTNv2 release's R-50 and
+HRNet-W32, detectron2's zoo chart, confidence and CSE models) against torchvision's keypoint R-CNN,
 in PyTorch eager mode, through onnxruntime (the graph of ``ktn export``) and eager with the DensePose branch in
 bfloat16 (``bf16``: ``TEST.DENSEPOSE_PRECISION``, ours only), at several thread counts.
 
@@ -8,17 +9,20 @@ side); reported: the fastest image time over all rounds (robust to other load on
 ``keypointrcnn_resnet50_fpn`` with the same backend and threads (its eager float32 time for ``bf16``), the
 speed-up over eager,
 parameters, peak memory (CUDA allocator peak, or the process's peak RSS on CPU) and detections per image. The
-ONNX files are exported once per model before the rounds, each in its own process (not timed). The zoo preset
-gets the golden R-50 weights (tests/data/golden): randomly initialised, its FrozenBN backbone overflows and it
-detects nothing. Timed is the network alone: ``model([image])``, or for onnxruntime the exported model of
-``ktn_model.export`` (one session run, then the keypoint decoding in PyTorch) and torchvision's own export of
-keypoint R-CNN (one session run, its keypoint decoding in the graph). Separately, ``post s/image`` is our
+ONNX files are exported once per model before the rounds, each in its own process (not timed). The zoo and
+release presets get their golden fixture's weights (tests/data/golden, ``GOLDEN``): randomly initialised, a FrozenBN
+backbone overflows and detects nothing. Timed is the network alone: ``model([image])``, or for onnxruntime the
+exported model of ``ktn_model.export`` (one session run, then the keypoint decoding in PyTorch) and torchvision's
+own export of keypoint R-CNN (one session run, its keypoint decoding in the graph). Separately, ``post s/image`` is our
 post-processing of those detections (``build_postprocess``: rescale, clip and every detection's chart result at
-its box size; the paper's Table XVI splits the time the same way), the same Python for both backends; the PIL
-resize is not timed.
+its box size; the paper's Table XVI splits the time the same way), the same Python for both backends, and
+``paste s/image`` pastes those results into the image-sized maps ``ktn infer`` writes (``image_maps``: IUV and INDS,
+confidences, CSE vertices); the PIL resize is not timed.
 
     .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1,2 --backends eager,onnx,bf16 \
         --models KTN,baseline,"detectron2 zoo R-50" --detections 20
+    .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1 --backends eager --detections 20 \
+        --models "$(.venv/bin/python benchmarks/model_speed.py --list)"     # every family, forward / post / paste
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
 from ktn_model.config import setup_cfg
 from ktn_model.export import export_model, load_exported
+from ktn_model.inference.image_outputs import image_maps, model_output_type
 from ktn_model.modeling import build_model, load_weights
 from ktn_model.modeling.build import build_postprocess
 
@@ -51,7 +56,20 @@ VARIANTS = {
     "+MID": "densepose_rcnn_R_50_MIDv2",
     "+KTM": "densepose_rcnn_R_50_KTMv2",
     "KTN": "ktn_R_50_v2",
+    "PID-net": "pidnet_R_50",
+    "cascade": "densepose_rcnn_R_50_cascade",
+    "KTNv2 release R-50": "release/ktnv2_R_50",
+    "KTNv2 release HRNet-W32": "release/ktnv2_HRNet_w32",
     ZOO: "detectron2/densepose_rcnn_R_50_FPN_s1x",
+    "detectron2 zoo R-50 WC2M": "detectron2/densepose_rcnn_R_50_FPN_WC2M_s1x",
+    "detectron2 zoo R-50 CSE": "detectron2/cse/densepose_rcnn_R_50_FPN_soft_s1x",
+}
+GOLDEN = {  # model -> golden fixture whose weights it runs with (tests/data/golden)
+    "KTNv2 release R-50": "R_50_KTNv2",
+    "KTNv2 release HRNet-W32": "HRNet_w32_KTNv2",
+    ZOO: "R_50_FPN_s1x",
+    "detectron2 zoo R-50 WC2M": "R_50_FPN_WC2M_s1x",
+    "detectron2 zoo R-50 CSE": "R_50_FPN_soft_s1x_cse",
 }
 BACKENDS = ("eager", "onnx", "bf16")  # bf16: eager with TEST.DENSEPOSE_PRECISION bfloat16 (ours only)
 IMAGE_SIZE = (800, 1066)
@@ -65,12 +83,17 @@ def _cfg(variant: str, device: str, detections: int, precision: str = "float32")
     return setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts)
 
 
-def zoo_weights(path: Path) -> Path:
-    """The golden R-50 fixture's weights as a detectron2 ``.pkl`` at ``path``."""
+def golden_weights(variant: str, folder: Path) -> str:
+    """The golden fixture's weights of ``variant`` written into ``folder`` as the original code's file ("" if none)."""
+    if variant not in GOLDEN:
+        return ""
     sys.path.insert(0, str(ROOT / "tests"))
-    from golden import make_weights, write_detectron2_pkl
+    from golden import make_weights, write_detectron2_pkl, write_release_pth
 
-    return write_detectron2_pkl(make_weights("R_50_FPN_s1x"), path)
+    fixture = GOLDEN[variant]
+    release = fixture.endswith("KTNv2")
+    write = write_release_pth if release else write_detectron2_pkl
+    return str(write(make_weights(fixture), folder / f"{fixture}{'.pth' if release else '.pkl'}"))
 
 
 def _model(variant: str, device: str, detections: int, weights: str, precision: str = "float32") -> torch.nn.Module:
@@ -79,7 +102,7 @@ def _model(variant: str, device: str, detections: int, weights: str, precision: 
         return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections,
                                          box_score_thresh=0.0)
     model = build_model(_cfg(variant, device, detections, precision))
-    if variant == ZOO:
+    if weights:
         load_weights(model, weights)
     return model
 
@@ -100,11 +123,11 @@ def export_onnx(variant: str, detections: int, weights: str, path: Path) -> None
 
 def _runner(variant: str, backend: str, device: str, detections: int, weights: str, onnx_file: str):
     """(image (3, H, W) -> its raw detection dict (ours) or number of detections (keypoint R-CNN's ONNX graph),
-    parameter count) for one backend."""
+    parameter count, the model or exported graph (ours; None for keypoint R-CNN's graph)) for one backend."""
     if backend != "onnx":
         model = _model(variant, device, detections, weights, "bfloat16" if backend == "bf16" else "float32")
         model = model.to(device).eval()
-        return (lambda image: model([image])[0]), sum(p.numel() for p in model.parameters())
+        return (lambda image: model([image])[0]), sum(p.numel() for p in model.parameters()), model
     n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
     if variant == REFERENCE:
         import onnxruntime
@@ -113,21 +136,24 @@ def _runner(variant: str, backend: str, device: str, detections: int, weights: s
         options.intra_op_num_threads = torch.get_num_threads()
         session = onnxruntime.InferenceSession(onnx_file, options, providers=["CPUExecutionProvider"])
         scores = [o.name for o in session.get_outputs()].index("scores")
-        return (lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])), n_params
+        count = lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])  # noqa: E731
+        return count, n_params, None
     model = load_exported(onnx_file)[1]  # ours through ktn_model.export's runtime: keypoint decoding timed too
-    return (lambda image: model([image])[0]), n_params
+    return (lambda image: model([image])[0]), n_params, model
 
 
 def measure(variant: str, backend: str, images: int, device: str, threads: int, detections: int, weights: str,
             onnx_file: str) -> dict:
     """Run one model (after one warm-up image) and return its figures."""
     torch.set_num_threads(threads)
-    run, n_params = _runner(variant, backend, device, detections, weights, onnx_file)
-    post = None if variant == REFERENCE else build_postprocess(_cfg(variant, device, detections))
+    run, n_params, model = _runner(variant, backend, device, detections, weights, onnx_file)
+    ours = variant != REFERENCE
+    post = build_postprocess(_cfg(variant, device, detections)).bind(model) if ours else None
+    output_type = model_output_type(model) if ours else None
     g = torch.Generator().manual_seed(0)
     batch = [torch.rand(3, *IMAGE_SIZE, generator=g).to(device) for _ in range(images + 1)]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    n_det, seconds, post_seconds = [], [], []
+    n_det, seconds, post_seconds, paste_seconds = [], [], [], []
     with torch.no_grad():
         run(batch[0])
         for image in batch[1:]:
@@ -139,12 +165,17 @@ def measure(variant: str, backend: str, images: int, device: str, threads: int, 
             n_det.append(det if isinstance(det, int) else len(det["boxes"]))
             if post is not None:
                 start = time.perf_counter()
-                post([det], [IMAGE_SIZE], [IMAGE_SIZE])
+                (out,) = post([det], [IMAGE_SIZE], [IMAGE_SIZE])
                 post_seconds.append(time.perf_counter() - start)
+                out = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+                start = time.perf_counter()
+                image_maps(out, *IMAGE_SIZE, output_type)
+                paste_seconds.append(time.perf_counter() - start)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"model": variant, "backend": backend, "threads": threads, "s/image": min(seconds),
             "post s/image": min(post_seconds, default=float("nan")),
+            "paste s/image": min(paste_seconds, default=float("nan")),
             "params (M)": n_params / 1e6, "peak memory (MiB)": peak, "detections/image": sum(n_det) / images}
 
 
@@ -163,7 +194,11 @@ def _table(rows: list[dict]) -> pd.DataFrame:
 def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: str = "1,2", backends: str = "eager,onnx",
          models: str = ",".join(VARIANTS), detections: int = 100, child: str = typer.Option("", hidden=True),
          backend: str = typer.Option("eager", hidden=True), onnx_file: str = typer.Option("", hidden=True),
-         weights: str = typer.Option("", hidden=True), export: bool = typer.Option(False, hidden=True)) -> None:
+         weights: str = typer.Option("", hidden=True), export: bool = typer.Option(False, hidden=True),
+         list_models: bool = typer.Option(False, "--list", help="Print every model name, comma-separated.")) -> None:
+    if list_models:
+        print(",".join(VARIANTS))
+        return
     if child and export:
         export_onnx(child, detections, weights, Path(onnx_file))
         return
@@ -179,12 +214,11 @@ def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: str = "
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         files = {m: str(Path(tmp) / f"{k}.onnx") for k, m in enumerate(chosen)}
-        weights = str(zoo_weights(Path(tmp) / "golden_R_50_FPN_s1x.pkl")) if ZOO in chosen else ""
-        common = ["--detections", str(detections), "--weights", weights]
+        common = {m: ["--detections", str(detections), "--weights", golden_weights(m, Path(tmp))] for m in chosen}
         if "onnx" in backends:
             for m in chosen:  # in a child each, so that this process's peak RSS stays out of the children's
-                subprocess.run([sys.executable, __file__, *common, "--child", m, "--export", "--onnx-file", files[m]],
-                               check=True, capture_output=True)
+                export = ["--child", m, "--export", "--onnx-file", files[m]]
+                subprocess.run([sys.executable, __file__, *common[m], *export], check=True, capture_output=True)
                 print(f"exported {m}", file=sys.stderr)
         for r in range(rounds):
             for n_threads in threads.split(","):
@@ -192,7 +226,7 @@ def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: str = "
                     for b in backends.split(","):
                         if variant == REFERENCE and b == "bf16":
                             continue
-                        cmd = [sys.executable, __file__, *common, "--images", str(images), "--device", device,
+                        cmd = [sys.executable, __file__, *common[variant], "--images", str(images), "--device", device,
                                "--threads", n_threads, "--child", variant, "--backend", b,
                                "--onnx-file", files[variant]]
                         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
