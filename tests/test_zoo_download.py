@@ -13,7 +13,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
-from ktn_model.zoo import catalog
+from ktn_model.zoo import cache, catalog
 from ktn_model.zoo.cache import cached_path, checkpoint, resolve
 from ktn_model.zoo.catalog import MODELS, ZooModel
 from ktn_model.zoo.download import DownloadError
@@ -178,3 +178,26 @@ def test_weights_zoo_name_downloads_once_and_picks_the_preset(server, tmp_path, 
                                    "INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "128"])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "x_conf.npz").is_file() and len(server.requests) == 1
+
+
+@pytest.mark.parametrize("recorded", [True, False])  # downloaded before (a .sha256 beside it) or put there by hand
+def test_ktn_infer_with_a_corrupt_cached_file_and_a_refusing_server_is_one_line_and_keeps_no_file(
+        server, tmp_path, monkeypatch, recorded):  # fmt: skip
+    monkeypatch.setattr(cache.logger, "propagate", False)  # warnings reach stderr as in `ktn`, not pytest's capture
+    path = cached_path(server.model)
+    if recorded:
+        checkpoint("zoo:test/densepose_test_s1x")
+    else:
+        path.parent.mkdir(parents=True)
+    path.write_bytes(b"broken" + PAYLOAD[6:])
+    server.mode = "refuse"
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.png")
+    res = CliRunner().invoke(app, ["infer", str(tmp_path / "x.png"), "--weights", "zoo:test/densepose_test_s1x",
+                                   "--out", str(tmp_path / "out")])
+    lines = res.output.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1, res.output
+    assert lines[0].startswith("error: zoo:test/densepose_test_s1x: the cached file was corrupt (sha256 ")
+    assert ") and was removed; http://127.0.0.1:" in lines[0] and "refused the download (HTTP 403" in lines[0]
+    assert lines[0].endswith(f"there by hand: {path}")
+    assert not path.exists() and not (tmp_path / "out").exists()
+    assert _cache_files(tmp_path) == ([server.model.file + ".sha256"] if recorded else [])  # no .part, no temp file

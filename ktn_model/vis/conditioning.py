@@ -9,6 +9,12 @@ detectron2's ``DensePoseMaskedColormapResultsVisualizer`` at alpha 1 and ``val_s
    persons overlap the later, lower-scoring one is on top (``DensePoseResultsVisualizer.visualize``).
 3. A detection's box is placed at x = int(x1), y = int(y1) with w = int(x2 - x1), h = int(y2 - y1) (the
    ``make_int_box`` truncation); a box with w <= 0 or h <= 0 paints nothing (``MatrixVisualizer.visualize``).
+   The part map is painted from the box's top-left corner, cut to (h, w) (and to the canvas). Here the rule
+   differs from detectron2's: ``MatrixVisualizer._resize`` resizes (``cv2.resize``) a map whose shape is not
+   (h, w) to (h, w), where this code crops it. The two agree on every map ``ktn infer`` draws, because those maps
+   are always box-sized: ``chart_result`` gives (int(h), int(w)) of the same float32 box (``box_size``), in the
+   render's own frame when ``--render-size`` is given, so neither the resize nor the crop changes them. Only a
+   map of another size, such as the hand-made (2, 26) map of the truncated-box test, is drawn differently.
 4. Inside the box only pixels with part I > 0 are painted (``segm_extractor`` = I, ``mask_bg``); the others keep
    what the canvas had.
 5. The painted value is the colour table's entry floor(I · 255 / 24) (float32 ``matrix * val_scale`` cast to

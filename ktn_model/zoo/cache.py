@@ -38,27 +38,38 @@ def checkpoint(name: str) -> Path:
     """The local file of zoo model ``name`` (``zoo:`` optional), downloaded and checked on first use.
 
     A cached file is used when its sha256 is the recorded one, or, put there by hand (no record yet), when it starts
-    with the file name's hash suffix; otherwise it is corrupt and is downloaded again. ValueError for an unknown name,
-    DownloadError when the file cannot be had, saying where to put it by hand.
+    with the file name's hash suffix; otherwise it is corrupt, is removed and is downloaded again. ValueError for an
+    unknown name, DownloadError when the file cannot be had: one line saying why (the corrupt cached file included)
+    and where to put the file by hand.
     """
     model = find(name)
     path, record = cached_path(model), _digest_file(cached_path(model))
-    if path.is_file():
-        digest = sha256_of(path)
-        recorded = record.read_text().strip() if record.is_file() else None
-        if digest == recorded or (recorded is None and digest.startswith(expected_prefix(model.file))):
-            if recorded is None:
-                _record(record, digest)
-            return path
-        logger.warning("%s: corrupt (sha256 %s... is not %s); downloading it again", path, digest[:12],
-                       f"the recorded {recorded[:12]}..." if recorded else f"{expected_prefix(model.file)}...")
+    problem = _cached_problem(model, path, record) if path.is_file() else None
+    if path.is_file() and problem is None:
+        return path
+    if problem:
         path.unlink()
     try:
         download(model.url, path)
     except DownloadError as e:
-        raise DownloadError(f"{PREFIX}{model.name}: {e}; or put {model.file} there by hand: {path}") from None
+        why = f"{problem}; " if problem else ""
+        raise DownloadError(f"{PREFIX}{model.name}: {why}{e}; or put {model.file} there by hand: {path}") from None
+    if problem:
+        logger.warning("%s: %s; downloaded it again", path, problem)
     _record(record, sha256_of(path))
     return path
+
+
+def _cached_problem(model: ZooModel, path: Path, record: Path) -> str | None:
+    """None when the cached ``path`` is good (its sha256 recorded if it had no record), else why it is corrupt."""
+    digest = sha256_of(path)
+    recorded = record.read_text().strip() if record.is_file() else None
+    if digest == recorded or (recorded is None and digest.startswith(expected_prefix(model.file))):
+        if recorded is None:
+            _record(record, digest)
+        return None
+    expected = f"the recorded {recorded[:12]}..." if recorded else f"{expected_prefix(model.file)}..."
+    return f"the cached file was corrupt (sha256 {digest[:12]}... is not {expected}) and was removed"
 
 
 def _record(record: Path, digest: str) -> None:
