@@ -1,16 +1,20 @@
-"""Seconds per image of a detectron2 model-zoo preset on CPU, with the golden fixture's weights.
+"""Seconds per image of detectron2 model-zoo presets on CPU, with their golden fixtures' weights: the chart R-50
+(default), one confidence (``R_50_FPN_WC2M_s1x``, docs/confidence.md) and one CSE model (``R_50_FPN_soft_s1x_cse``,
+docs/cse.md).
 
-The weights are the R-50 golden fixture's (tests/data/golden, regenerated from its manifest), loaded as a
-detectron2 ``.pkl`` through ``--weights``; the image is ``astronaut.png`` (512×512 -> 800×800, 85 detections
-with these weights). Each thread count runs in its own process: one warm-up image, then the fastest of
-``--rounds`` (robust to other load); peak memory is the process's peak RSS. The first line names the CPU (model
-and torch's kernel set, ``torch.backends.cpu.get_cpu_capability()``) and the load average: figures from
-different CPUs are not comparable, so this prints no ratio to a time measured elsewhere (to compare with
-detectron2, time it on the same machine). ``--precision bfloat16`` runs the DensePose branch under autocast
-(``TEST.DENSEPOSE_PRECISION``) and prints how far its outputs are from float32's: the same detections, the
-share of equal I labels, and the U/V differences.
+The weights are the fixture's (tests/data/golden, regenerated from its manifest), loaded as a detectron2 ``.pkl``
+through ``--weights``; the image is ``astronaut.png`` (512×512 -> 800×800, 85 detections with the R-50 weights); the
+whole ``Predictor`` is timed, post-processing included (confidences at box size, closest vertices). Each thread
+count runs in its own process: one warm-up image, then the fastest of ``--rounds`` (robust to other load); peak
+memory is the process's peak RSS. The first line names the CPU (model and torch's kernel set,
+``torch.backends.cpu.get_cpu_capability()``) and the load average: figures from different CPUs are not comparable,
+so this prints no ratio to a time measured elsewhere (to compare with detectron2, time it on the same machine).
+``--precision bfloat16`` runs the DensePose branch under autocast (``TEST.DENSEPOSE_PRECISION``) and prints how far
+its outputs are from float32's: the same detections, the share of equal I labels, and the U/V differences (chart
+models).
 
     .venv/bin/python benchmarks/zoo_speed.py --rounds 2 [--precision bfloat16]
+    .venv/bin/python benchmarks/zoo_speed.py --rounds 2 --fixtures R_50_FPN_WC2M_s1x,R_50_FPN_soft_s1x_cse
 """
 
 from __future__ import annotations
@@ -32,21 +36,26 @@ from PIL import Image
 from ktn_utils.machine import cpu_model, usable_cpus
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESET = ROOT / "configs" / "detectron2" / "densepose_rcnn_R_50_FPN_s1x.yaml"
+PRESETS = {  # golden fixture -> its preset under configs/detectron2
+    "R_50_FPN_s1x": "densepose_rcnn_R_50_FPN_s1x.yaml",
+    "R_50_FPN_WC2M_s1x": "densepose_rcnn_R_50_FPN_WC2M_s1x.yaml",
+    "R_50_FPN_soft_s1x_cse": "cse/densepose_rcnn_R_50_FPN_soft_s1x.yaml",
+}
 
 
-def measure(threads: int, rounds: int, precision: str) -> dict:
+def measure(fixture: str, threads: int, rounds: int, precision: str) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from golden import GOLDEN, make_weights, write_detectron2_pkl
 
     from ktn_model.inference.pipeline import Predictor
 
     torch.set_num_threads(threads)
+    preset = ROOT / "configs" / "detectron2" / PRESETS[fixture]
     with tempfile.TemporaryDirectory() as tmp:
-        weights = write_detectron2_pkl(make_weights("R_50_FPN_s1x"), Path(tmp) / "golden_R_50_FPN_s1x.pkl")
-        predictor = Predictor.from_checkpoint(weights, PRESET, ["MODEL.DEVICE", "cpu",
+        weights = write_detectron2_pkl(make_weights(fixture), Path(tmp) / f"golden_{fixture}.pkl")
+        predictor = Predictor.from_checkpoint(weights, preset, ["MODEL.DEVICE", "cpu",
                                                                 "TEST.DENSEPOSE_PRECISION", precision])
-        exact = None if precision == "float32" else Predictor.from_checkpoint(weights, PRESET, ["MODEL.DEVICE", "cpu"])
+        exact = None if precision == "float32" else Predictor.from_checkpoint(weights, preset, ["MODEL.DEVICE", "cpu"])
     image = np.asarray(Image.open(GOLDEN / "astronaut.png").convert("RGB"))
     predictor(image)
     seconds, out = [], {}
@@ -56,7 +65,8 @@ def measure(threads: int, rounds: int, precision: str) -> dict:
         seconds.append(time.perf_counter() - start)
     row = {"threads": threads, "s/image": min(seconds), "detections": len(out["boxes"]),
            "peak RSS (MiB)": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    return row if exact is None else {**row, **differences(exact(image), out)}
+    chart = exact is not None and hasattr(out["densepose"][0], "labels") if out["densepose"] else False
+    return {**row, **differences(exact(image), out)} if chart else row
 
 
 def differences(exact: dict, reduced: dict) -> dict:
@@ -72,22 +82,33 @@ def differences(exact: dict, reduced: dict) -> dict:
 
 def main(rounds: int = typer.Option(2, help="Timed images per thread count (after one warm-up)."),
          precision: str = typer.Option("float32", help="TEST.DENSEPOSE_PRECISION: float32 or bfloat16."),
+         fixtures: str = typer.Option("R_50_FPN_s1x", help=f"Comma-separated, of: {', '.join(PRESETS)}."),
          child: int = typer.Option(0, hidden=True)) -> None:
-    """Print the CPU, then s/image, detections and peak memory at 1 and 2 threads."""
+    """Print the CPU, then per preset s/image, detections and peak memory at 1 and 2 threads."""
+    chosen = [f for f in fixtures.split(",") if f]
     if child:
-        print(json.dumps(measure(child, rounds, precision)))
+        print(json.dumps(measure(chosen[0], child, rounds, precision)))
         return
+    unknown = [f for f in chosen if f not in PRESETS]
+    if unknown:
+        raise typer.BadParameter(f"--fixtures {unknown[0]}: choose from {', '.join(PRESETS)}")
     print(f"CPU: {cpu_model()}, torch kernels {torch.backends.cpu.get_cpu_capability()}, {usable_cpus()} usable "
           f"CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"{PRESET.name}, golden R-50 weights, astronaut.png (800×800), DensePose branch in {precision}")
-    for threads in (1, 2):
-        cmd = [sys.executable, __file__, "--rounds", str(rounds), "--precision", precision, "--child", str(threads)]
-        row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
-        print(f"{threads} thread(s): {row['s/image']:.1f} s/image, {row['detections']} detections, "
-              f"peak RSS {row['peak RSS (MiB)']:.0f} MiB")
-        if "same detections" in row:
-            print(f"  against float32: same detections {row['same detections']}, equal I labels "
-                  f"{row['equal I labels']:.2%}, U/V gap mean {row['U/V gap mean']:.4f}, p99 {row['U/V gap p99']:.4f}")
+    for fixture in chosen:
+        print(f"{PRESETS[fixture]}, golden {fixture} weights, astronaut.png (800×800), DensePose branch in {precision}")
+        for threads in (1, 2):
+            cmd = [sys.executable, __file__, "--rounds", str(rounds), "--precision", precision, "--fixtures", fixture,
+                   "--child", str(threads)]
+            row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            report(threads, row)
+
+
+def report(threads: int, row: dict) -> None:
+    print(f"{threads} thread(s): {row['s/image']:.1f} s/image, {row['detections']} detections, "
+          f"peak RSS {row['peak RSS (MiB)']:.0f} MiB")
+    if "same detections" in row:
+        print(f"  against float32: same detections {row['same detections']}, equal I labels "
+              f"{row['equal I labels']:.2%}, U/V gap mean {row['U/V gap mean']:.4f}, p99 {row['U/V gap p99']:.4f}")
 
 
 if __name__ == "__main__":
