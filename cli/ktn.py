@@ -33,3 +33,7 @@ inpaint_cmd.register(app)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m ktn_cli.ktn (torchrun -m ktn_cli.ktn train ...)
+    main()

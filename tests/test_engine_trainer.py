@@ -1,10 +1,13 @@
 """Trainer mechanics on a stand-in model with the real model's training interface."""
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from torchrun_nodes import run_two_nodes
 
 from ktn_model.config import get_cfg, setup_cfg
 from ktn_model.engine import distributed as comm
@@ -167,10 +170,13 @@ def test_gradient_clipping_bounds_each_parameter_update(tmp_path):
     assert all(s <= 1e-3 * (1 + 1e-4) for s in steps.values())
 
 
-def _ddp_worker(cfg, per_rank_batch):
+def _ddp_worker(cfg, per_rank_batch, weights_dir=None):
     seed_all(cfg.SEED)
     trainer = Trainer(cfg, TinyDetector(dropout=0.0), loader_fn(per_rank_batch, 0.0, comm.get_rank(), 2))
     trainer.train()
+    if weights_dir is not None:  # this rank's final weights and where torchrun placed it
+        where = {k: os.environ[k] for k in ("RANK", "GROUP_RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")}
+        torch.save({"weights": _weights(trainer), "env": where}, Path(weights_dir) / f"rank{comm.get_rank()}.pt")
 
 
 def test_two_process_ddp_with_gloo_matches_one_process_with_the_global_batch(tmp_path):
@@ -183,6 +189,39 @@ def test_two_process_ddp_with_gloo_matches_one_process_with_the_global_batch(tmp
     expected = _weights(single)
     for name, value in state["model"].items():
         torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+
+
+# What each torchrun worker runs: the DDP worker above through comm.launch, as ``ktn train`` does under torchrun
+# (argv: this folder, the output folder).
+TORCHRUN_WORKER = """import sys
+sys.path.insert(0, sys.argv[1])
+from test_engine_trainer import _cfg, _ddp_worker
+from ktn_model.engine import distributed as comm
+comm.launch(_ddp_worker, 2, "cpu", _cfg(sys.argv[2]), 1, sys.argv[2])
+"""
+
+
+def test_two_torchrun_nodes_train_the_weights_of_one_process_with_the_global_batch(tmp_path):
+    """``torchrun --nnodes 2`` (tests/torchrun_nodes.py): both ranks end with the weights of one process with the
+    global batch."""
+    (tmp_path / "worker.py").write_text(TORCHRUN_WORKER)
+    (tmp_path / "ddp").mkdir()
+    target = [str(tmp_path / "worker.py"), str(Path(__file__).parent), str(tmp_path / "ddp")]
+    codes, output = run_two_nodes(target, tmp_path)
+    assert codes == [0, 0], output
+    single = _trainer(_cfg(tmp_path / "one"), loader_fn(2, 0.0), dropout=0.0)
+    single.train()
+    expected = _weights(single)
+    ranks = [torch.load(tmp_path / "ddp" / f"rank{r}.pt") for r in (0, 1)]
+    assert [r["env"] for r in ranks] == [  # one worker on each of two nodes, in one group of two
+        {"RANK": str(r), "GROUP_RANK": str(r), "LOCAL_RANK": "0", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "1"}
+        for r in (0, 1)]  # fmt: skip
+    for rank in ranks:
+        assert rank["weights"].keys() == expected.keys()
+        for name, value in rank["weights"].items():
+            torch.testing.assert_close(value, expected[name], rtol=1e-5, atol=1e-6)
+    state = load_checkpoint(tmp_path / "ddp" / "model_final.pth")
+    assert state["iteration"] == 8 and len(state["rng"]) == 2
 
 
 def test_errors_in_spawned_workers_reach_the_launcher_as_one_line(tmp_path):

@@ -156,7 +156,7 @@ def test_videos_are_annotated_frame_by_frame_when_opencv_is_present(tmp_path, tr
     while (frame := capture.read())[0]:
         frames.append(frame[1])
     assert len(frames) == 3 and frames[0].shape == (96, 128, 3)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["clip_dp_segm.mp4", "results.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".parts", "clip_dp_segm.mp4", "results.json"]
 
 
 def test_same_named_inputs_in_two_folders_keep_their_relative_paths(tmp_path):

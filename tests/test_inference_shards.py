@@ -1,5 +1,6 @@
 """``ktn infer --shard K/N`` and restartable folder runs: shards merge into one run's results.json, a run killed
-half-way and restarted writes the same bytes as one that never stopped, ``--num-gpus`` without GPUs."""
+half-way and restarted writes the same bytes as one that never stopped, ``--num-gpus``'s child command lines and
+``--num-gpus`` without GPUs."""
 
 import os
 import signal
@@ -14,6 +15,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
+from ktn_model.inference import gpus
 from ktn_model.inference.gpus import LAUNCH, without_option
 from ktn_model.inference.shards import in_shard, parse_shard, remove_stale_temp_files
 
@@ -29,6 +31,28 @@ def test_parse_shard_and_the_split():
     assert sorted(p for k in range(3) for p in range(7) if in_shard(p, (k, 3))) == list(range(7))  # each once
     assert without_option(["infer", "a", "--num-gpus", "2", "--num-gpus=3", "--out", "o"], "--num-gpus") == [
         "infer", "a", "--out", "o"]  # fmt: skip
+
+
+class _Child:
+    """A ``subprocess.Popen`` stand-in: records its command line, ``wait()`` gives a chosen exit code."""
+
+    def __init__(self, argv, codes, started):
+        self.argv, self.code = argv, codes[len(started)]
+        started.append(argv)
+
+    def wait(self):
+        return self.code
+
+
+@pytest.mark.parametrize("option", [["--num-gpus", "2"], ["--num-gpus=2"]])
+def test_num_gpus_starts_one_child_per_gpu_with_its_shard_and_device_and_returns_the_worst_code(monkeypatch, option):
+    started: list[list[str]] = []
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(gpus.subprocess, "Popen", lambda argv: _Child(argv, [0, 1], started))
+    argv = ["infer", "in", *option, "--out", "o", "MODEL.X", "1"]
+    assert gpus.run_on_gpus(2, None, argv=argv) == 1  # child 1 failed
+    assert started == [[sys.executable, "-c", LAUNCH, "infer", "in", "--out", "o", "MODEL.X", "1",
+                        "--shard", f"{r}/2", "MODEL.DEVICE", f"cuda:{r}"] for r in range(2)]  # fmt: skip
 
 
 def test_stale_temp_files_of_our_outputs_only_are_removed(tmp_path):

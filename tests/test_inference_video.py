@@ -11,6 +11,7 @@ from ktn_cli.ktn import app
 from ktn_model.inference.smoothing import TemporalSmoother, to_box_grid, vote
 from ktn_model.inference.steady import SteadyVideo
 from ktn_model.inference.tracking import IoUTracker
+from ktn_model.inference.writer import InferenceRun
 from ktn_model.modeling.structures import DensePoseChartResult
 
 
@@ -112,7 +113,41 @@ def test_a_video_that_stops_decoding_half_way_keeps_its_frames_warns_once_and_ex
     assert count == 3
     tracks = json.loads((tmp_path / "out" / "cut_tracks.json").read_text())
     assert tracks and {r["frame"] for r in tracks} <= set(range(3))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cut_dp_viridis.mp4", "cut_tracks.json",
-                                                                   "results.json"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".parts", "cut_dp_viridis.mp4",
+                                                                   "cut_tracks.json", "results.json"]
+    written = (tmp_path / "out" / "cut_dp_viridis.mp4").stat().st_mtime_ns
+    again = CliRunner().invoke(app, args)  # the stopped video is done: skipped, no warning, nothing rewritten
+    assert again.exit_code == 0 and "warning" not in again.output, again.output
+    assert (tmp_path / "out" / "cut_dp_viridis.mp4").stat().st_mtime_ns == written
     res = CliRunner().invoke(app, [*args[:-2], "--out", str(tmp_path / "neg"), "--steady", "-1"])
     assert res.exit_code == 2 and res.output.strip() == "error: --steady -1: must be at least 0"
+
+
+def test_a_restarted_run_redoes_only_the_video_whose_output_is_missing(tmp_path, trained, monkeypatch):
+    torch.set_num_threads(1)
+    weights, _, _ = trained
+    (tmp_path / "in").mkdir()
+    _avi(tmp_path / "in" / "a.avi", frames=3)
+    _avi(tmp_path / "in" / "b.avi", frames=3)
+    out = tmp_path / "out"
+    args = ["infer", str(tmp_path / "in" / "a.avi"), str(tmp_path / "in" / "b.avi"), "INPUT.MIN_SIZE_TEST", "96",
+            "--weights", str(weights), "--min-score", "0", "--vis", "dp_viridis", "--steady", "1",
+            "--out", str(out)]  # fmt: skip
+    annotated: list[str] = []
+    video = InferenceRun.video
+    monkeypatch.setattr(InferenceRun, "video", lambda job, path, name: annotated.append(name) or video(job, path, name))
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    first = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    assert sorted(first) == [".lock", "a.avi.json", "a_dp_viridis.mp4", "a_tracks.json", "b.avi.json",
+                             "b_dp_viridis.mp4", "b_tracks.json", "results.json"]  # fmt: skip
+    assert first["a.avi.json"][0] == first["b.avi.json"][0] == first["results.json"][0] == b"[]"
+    (out / "a_dp_viridis.mp4").unlink()  # as if the run had stopped before a's video was renamed into place
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert annotated == ["a.avi", "b.avi", "a.avi"]  # the restart made a's video only
+    for name in ("b_dp_viridis.mp4", "b_tracks.json", "b.avi.json"):  # b untouched
+        path = next(out.rglob(name))
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == first[name]
+    assert (out / "a_dp_viridis.mp4").read_bytes() == first["a_dp_viridis.mp4"][0]  # made again, the same bytes
+    assert (out / "results.json").read_bytes() == b"[]"  # image names only: videos add no detections

@@ -1,12 +1,12 @@
 """``ktn train`` end to end with the real tiny model on a small synthetic set (96-128 px images)."""
 
 import json
+import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from torchrun_nodes import TORCHRUN, run_two_nodes
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
@@ -113,10 +113,30 @@ def test_two_gloo_workers_train_the_real_model(data, tmp_path):
     assert state["iteration"] == 4 and len(state["rng"]) == 2
 
 
-def test_torchrun_workers_join_one_group(data, tmp_path):
-    bindir = Path(sys.executable).parent
-    cmd = [bindir / "torchrun", "--standalone", "--nproc_per_node", "2", bindir / "ktn",
-           *_args(data, tmp_path, "SOLVER.MAX_ITER", "2", test=False)]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True)
-    state = load_checkpoint(tmp_path / "model_final.pth")
+@pytest.fixture(scope="module")
+def standalone(data, tmp_path_factory):
+    """``torchrun --standalone --nproc_per_node 2 -m ktn_cli.ktn train`` (2 iterations): its output folder."""
+    out = tmp_path_factory.mktemp("standalone")
+    cmd = [*TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "ktn_cli.ktn",
+           *_args(data, out, "SOLVER.MAX_ITER", "2", test=False)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    return out
+
+
+def test_torchrun_workers_join_one_group(standalone):
+    state = load_checkpoint(standalone / "model_final.pth")
     assert state["iteration"] == 2 and len(state["rng"]) == 2
+
+
+def test_two_torchrun_nodes_train_the_weights_of_the_standalone_run(data, standalone, tmp_path):
+    """docs/inference.md's two-machine command, both "machines" here (tests/torchrun_nodes.py): the same two ranks
+    as ``--standalone --nproc_per_node 2``, so the same weights."""
+    target = ["-m", "ktn_cli.ktn", *_args(data, tmp_path / "out", "SOLVER.MAX_ITER", "2", test=False)]
+    codes, output = run_two_nodes(target, tmp_path)
+    assert codes == [0, 0], output
+    state = load_checkpoint(tmp_path / "out" / "model_final.pth")
+    expected = load_checkpoint(standalone / "model_final.pth")
+    assert state["iteration"] == 2 and len(state["rng"]) == 2 and state["model"].keys() == expected["model"].keys()
+    for name, value in state["model"].items():
+        torch.testing.assert_close(value, expected["model"][name], rtol=0, atol=0)

@@ -3,9 +3,11 @@
 ``--shard K/N`` (0 <= K < N) takes the inputs at positions K, K + N, K + 2N, ... of the collected input list (the
 list is deterministic: folders sorted, patterns sorted, in the order given), so N array jobs cover every input
 once. Every image's outputs are written atomically and its detections last, as one part file
-``OUT/.parts/<name>.json``: an image whose part exists is done and is skipped by a later run. At the end of every
-run ``results.json`` is rewritten from the parts present for the whole input list, in input order, under a lock,
-so the last shard to finish (or a restart) leaves the same file one uninterrupted run writes.
+``OUT/.parts/<name>.json``: an image whose part exists is done and is skipped by a later run. A finished video
+(renamed into place, its tracks written) gets an empty part the same way and is skipped while its outputs exist.
+At the end of every run ``results.json`` is rewritten from the parts present for the image names of the whole
+input list, in input order, under a lock, so the last shard to
+finish (or a restart) leaves the same file one uninterrupted run writes.
 """
 
 from __future__ import annotations
@@ -42,12 +44,14 @@ def part_path(out_dir: Path, name: str) -> Path:
 
 
 def is_done(out_dir: Path, name: str) -> bool:
-    """Whether the image ``name`` (its output name) was completed by an earlier run."""
+    """Whether the input ``name`` (its output name) was completed by an earlier run (for a video, see
+    ``InferenceRun.done``: its annotated video must also be there)."""
     return part_path(out_dir, name).is_file()
 
 
 def write_part(out_dir: Path, name: str, results: list[dict]) -> None:
-    """Record one image's detections (after its PNGs), atomically: the image is done."""
+    """Record one input's detections (after its outputs), atomically: the input is done. A video's part is empty
+    (``[]``): its detections are not in results.json."""
     data = json.dumps(results).encode()
     atomic_write(part_path(out_dir, name), lambda f: f.write(data))
 

@@ -117,9 +117,23 @@ class InferenceRun:
             return render_output(vis, output.get("render", output), render_size(*pixels.shape[:2], self.render_size))
         return render(vis, pixels, iuv, output, long_side=self.long_side, legend=self.legend)
 
-    def video(self, path: Path) -> int:
+    def video_outputs(self, path: Path) -> list[Path]:
+        """The files a video's run writes: ``<stem>_<first vis>.mp4``, and ``<stem>_tracks.json`` with ``steady``."""
+        vis = self.vis[0] if self.vis else "dp_segm"
+        tracks = [self.out_dir / f"{path.stem}_tracks.json"] if self.steady else []
+        return [self.out_dir / f"{path.stem}_{vis}.mp4", *tracks]
+
+    def done(self, path: Path, name: str) -> bool:
+        """Whether an earlier run finished input ``path`` (output name ``name``): its part exists and, for a video,
+        its outputs too (a deleted annotated video is made again)."""
+        if not is_done(self.out_dir, name):
+            return False
+        return not is_video(path) or all(p.is_file() for p in self.video_outputs(path))
+
+    def video(self, path: Path, name: str) -> int:
         """Annotate every frame of a video with the first visualisation; returns the frame count. With ``steady``
-        the persons are tracked (and smoothed) across frames and ``<stem>_tracks.json`` lists them."""
+        the persons are tracked (and smoothed) across frames and ``<stem>_tracks.json`` lists them. Then an empty
+        part records the video as done (also one whose decoding stopped early: its frames so far are written)."""
         from ktn_model.inference.steady import SteadyVideo
         from ktn_model.inference.video import annotate_video  # needs OpenCV, imported only for videos
 
@@ -129,6 +143,7 @@ class InferenceRun:
         if self._steady is not None:
             tracks = json.dumps(self._steady.records).encode()
             atomic_write(self.out_dir / f"{path.stem}_tracks.json", lambda f: f.write(tracks))
+        write_part(self.out_dir, name, [])  # last: done; no detections (results.json merges image names only)
         if frames < announced:
             self.incomplete.append(f"{path}: decoding stopped after frame {frames} of {announced}; the {frames} "
                                    "frames so far are written")
@@ -181,7 +196,7 @@ def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: Ima
     remove_stale_temp_files(job.out_dir)  # of a killed run
     job.out_dir.mkdir(parents=True, exist_ok=True)
     mine = [(index, path) for index, path in enumerate(paths, start=1) if in_shard(index - 1, shard)]
-    todo = [(index, path) for index, path in mine if is_video(path) or not is_done(job.out_dir, names[path])]
+    todo = [(index, path) for index, path in mine if not job.done(path, names[path])]
     try:
         images = read_ahead([p for _, p in todo if not is_video(p)])
         batch: list[tuple[str, int, np.ndarray]] = []
@@ -189,7 +204,7 @@ def run(job: InferenceRun, paths: list[Path], batch_size: int = 1, progress: Ima
             bar.advance(len(mine) - len(todo))
             for k, (index, path) in enumerate(todo):
                 if is_video(path):
-                    job.video(path)
+                    job.video(path, names[path])
                     bar.advance()
                 elif isinstance(pixels := next(images), ImageReadError):
                     logger.warning("skipped %s", pixels)
