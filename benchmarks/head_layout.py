@@ -1,0 +1,62 @@
+"""The DensePose head's float32 convolutions in three forms, to see whether memory layout or graph freezing speeds
+them up at equal work: detectron2's ``DensePoseV1ConvXHead`` shape (8 × 3×3 convolutions, 256 -> 512 -> ... 512
+channels, ReLU after each) on ``--rois`` RoIs of 28×28, contiguous (NCHW, as the model runs), channels-last (NHWC)
+and a frozen TorchScript graph (conv + ReLU fused by oneDNN). Random weights and inputs (seed 0); one warm-up, then
+the fastest of ``--rounds``; prints the CPU and torch's kernel set.
+
+    .venv/bin/python benchmarks/head_layout.py [--rois 20] [--threads 1] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import warnings
+
+import torch
+import typer
+
+from ktn_utils.machine import cpu_model
+
+CONVS, IN_CHANNELS, CHANNELS, SIZE = 8, 256, 512, 28  # detectron2's R-50 DensePose head, RoI side
+
+
+def head() -> torch.nn.Sequential:
+    layers = []
+    for k in range(CONVS):
+        layers += [torch.nn.Conv2d(CHANNELS if k else IN_CHANNELS, CHANNELS, 3, padding=1), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers).eval()
+
+
+@torch.no_grad()
+def fastest(model, x: torch.Tensor, rounds: int) -> float:
+    model(x)  # warm-up
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(rois: int = typer.Option(20, min=1), threads: int = typer.Option(1, min=1),
+         rounds: int = typer.Option(2, min=1)) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model, x = head(), torch.randn(rois, IN_CHANNELS, SIZE, SIZE)  # (R, 256, 28, 28)
+    gflop = 2 * rois * SIZE * SIZE * 9 * CHANNELS * (IN_CHANNELS + (CONVS - 1) * CHANNELS) / 1e9
+    print(f"CPU: {cpu_model()}, torch kernels {torch.backends.cpu.get_cpu_capability()}, {threads} thread(s); "
+          f"{rois} RoIs, {gflop:.0f} GFLOP")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit's deprecation notices
+        frozen = torch.jit.freeze(torch.jit.trace(model, x))
+    last = torch.channels_last
+    nhwc = copy.deepcopy(model).to(memory_format=last)
+    for name, net, inp in (("contiguous (NCHW)", model, x), ("channels-last (NHWC)", nhwc, x.to(memory_format=last)),
+                           ("frozen TorchScript", frozen, x)):
+        seconds = fastest(net, inp, rounds)
+        print(f"{name}: {seconds:.2f} s ({gflop / seconds:.0f} GFLOP/s)")
+
+
+if __name__ == "__main__":
+    typer.run(main)
