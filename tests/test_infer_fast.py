@@ -59,9 +59,9 @@ def test_batches_skip_the_unreadable_file_with_one_warning_and_match_single_imag
     batches = []
     real = predictor.predict
 
-    def spy(images):
+    def spy(images, render_sizes=None):
         batches.append(len(images))
-        return real(images)
+        return real(images, render_sizes)
 
     predictor.predict = spy
     console = Console(file=io.StringIO(), force_terminal=True, width=120)

@@ -26,13 +26,13 @@ def evaluate_files(gt: Path, results: list[Path], eval_data: Path | EvalData, ou
     selected: list[Part] | None = select(parts) if per_part or parts else None
     if confusion and report_dir is None:
         raise ValueError("--confusion writes its tables and pictures into a folder: give --report-dir DIR")
-    if out is not None and out.is_dir():
-        raise IsADirectoryError(f"--out {out}: is a directory; give a file name such as {out / 'metrics.json'}")
-    if out is not None:
-        check_output_file(out)  # an unwritable path fails now, not after the evaluation
-    if report_dir is not None and report_dir.exists() and not report_dir.is_dir():
-        raise NotADirectoryError(f"--report-dir {report_dir}: is a file, not a folder")
+    if out is not None:  # an unusable path fails now, not after the evaluation
+        if out.is_dir():
+            raise IsADirectoryError(f"--out {out}: is a directory; give a file name such as {out / 'metrics.json'}")
+        check_output_file(out)
     if report_dir is not None:
+        if report_dir.exists() and not report_dir.is_dir():
+            raise NotADirectoryError(f"--report-dir {report_dir}: is a file, not a folder")
         check_output_folder(report_dir)
     runs = evaluate_runs(gt, results, eval_data, analysis=selected is not None or confusion, workers=workers)
     written = _report(runs, selected, confusion, report_dir)

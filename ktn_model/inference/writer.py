@@ -86,8 +86,7 @@ class InferenceRun:
     def images(self, batch: list[tuple[str, int, np.ndarray]]) -> None:
         """Predict a batch of (name, index, pixels) in one network call; write their PNGs and results."""
         images = [pixels for _, _, pixels in batch]
-        sizes = self.render_sizes(images)
-        outputs = self.predictor.predict(images) if sizes is None else self.predictor.predict(images, sizes)
+        outputs = self.predictor.predict(images, self.render_sizes(images))
         for (name, index, pixels), output in zip(batch, outputs, strict=True):
             self.write(name, pixels, output)
             records = result_records(self.image_id(name, index), output, self.output_type)
@@ -117,11 +116,18 @@ class InferenceRun:
             return render_output(vis, output.get("render", output), render_size(*pixels.shape[:2], self.render_size))
         return render(vis, pixels, iuv, output, long_side=self.long_side, legend=self.legend)
 
+    @property
+    def video_vis(self) -> str:
+        """The picture a video is annotated with: the first requested one."""
+        return self.vis[0] if self.vis else "dp_segm"
+
+    def tracks_path(self, path: Path) -> Path:
+        return self.out_dir / f"{path.stem}_tracks.json"
+
     def video_outputs(self, path: Path) -> list[Path]:
         """The files a video's run writes: ``<stem>_<first vis>.mp4``, and ``<stem>_tracks.json`` with ``steady``."""
-        vis = self.vis[0] if self.vis else "dp_segm"
-        tracks = [self.out_dir / f"{path.stem}_tracks.json"] if self.steady else []
-        return [self.out_dir / f"{path.stem}_{vis}.mp4", *tracks]
+        tracks = [self.tracks_path(path)] if self.steady else []
+        return [self.out_dir / f"{path.stem}_{self.video_vis}.mp4", *tracks]
 
     def done(self, path: Path, name: str) -> bool:
         """Whether an earlier run finished input ``path`` (output name ``name``): its part exists and, for a video,
@@ -138,11 +144,10 @@ class InferenceRun:
         from ktn_model.inference.video import annotate_video  # needs OpenCV, imported only for videos
 
         self._steady = SteadyVideo(self.steady) if self.steady else None
-        frames, announced = annotate_video(path, self.out_dir, self.vis[0] if self.vis else "dp_segm",
-                                           self._annotate_frame)
+        frames, announced = annotate_video(path, self.out_dir, self.video_vis, self._annotate_frame)
         if self._steady is not None:
             tracks = json.dumps(self._steady.records).encode()
-            atomic_write(self.out_dir / f"{path.stem}_tracks.json", lambda f: f.write(tracks))
+            atomic_write(self.tracks_path(path), lambda f: f.write(tracks))
         write_part(self.out_dir, name, [])  # last: done; no detections (results.json merges image names only)
         if frames < announced:
             self.incomplete.append(f"{path}: decoding stopped after frame {frames} of {announced}; the {frames} "
@@ -150,8 +155,7 @@ class InferenceRun:
         return frames
 
     def _annotate_frame(self, frame: np.ndarray, vis: str) -> np.ndarray:
-        sizes = self.render_sizes([frame])
-        output = (self.predictor.predict([frame]) if sizes is None else self.predictor.predict([frame], sizes))[0]
+        (output,) = self.predictor.predict([frame], self.render_sizes([frame]))
         if self._steady is not None:
             output = self._steady(output)
         maps = image_maps(output, *frame.shape[:2], self.output_type)
