@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import platform
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -53,6 +52,7 @@ from ktn_model.modeling.ktm import VARIANTS as KTM_PARSERS
 from ktn_model.modeling.ktm import load_crkg
 from ktn_model.modeling.weights import load_checkpoint
 from ktn_model.rng import seed_all
+from ktn_model.threads import cpu_description
 from ktn_utils.atomic import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,16 +255,6 @@ def orderings(rows: list[dict]) -> list[str]:
     return lines
 
 
-def cpu_name() -> str:
-    """/proc/cpuinfo's model name and torch's CPU capability."""
-    name = platform.processor() or "?"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                     if line.startswith("model name")), name)
-    return f"{name}, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
-
-
 def main(
     out: Path = typer.Option(Path("output/ablation"), "--out", help="Data, runs and ablation.json go here."),
     iters: int = typer.Option(300, "--iters", min=1, help="Stage-2 iterations per run (2 images each)."),
@@ -284,7 +274,7 @@ def main(
     base = Run("", 0, settings, train, val)
     rows = schedule(base, seeds, jobs, stage1_iters)
     minutes = (time.perf_counter() - start) / 60
-    report = {"runs": rows, "label_regime": regime, "cpu": cpu_name(), "minutes": minutes}
+    report = {"runs": rows, "label_regime": regime, "cpu": cpu_description(), "minutes": minutes}
     atomic_write(out / "ablation.json", lambda f: f.write(json.dumps(report, indent=1).encode()))
     typer.echo(summary(rows).to_string(index=False))
     typer.echo("\n".join(orderings(rows)))
@@ -294,7 +284,7 @@ def main(
                    f"U/V, patch shares {m['patch_share_min_max'][0]:.2%}-{m['patch_share_min_max'][1]:.1%}, "
                    f"{m['overlapping_person_share']:.1%} of DensePose persons overlap another")
     typer.echo(f"{len(rows)} runs (stage 1: {stage1_iters} iterations, stage 2: {iters}) on {images} images "
-               f"({size} px), {jobs} at a time: {minutes:.1f} min in all; {cpu_name()}")
+               f"({size} px), {jobs} at a time: {minutes:.1f} min in all; {cpu_description()}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -31,23 +30,11 @@ sys.path.insert(0, str(ROOT / "tests"))  # the scene builder and the reference i
 from eval_scenes import build_results  # noqa: E402
 
 from ktn_model.data.synthetic import generate  # noqa: E402
+from ktn_model.threads import cpu_description  # noqa: E402
 
 # Runs a command and prints its peak resident memory (KiB): the largest child's, i.e. the command's.
 _PEAK = "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; " \
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)"  # fmt: skip
-
-
-def cpu_name() -> str:
-    """The CPU model (/proc/cpuinfo) and torch's CPU kernel set, as the README names machines."""
-    model = platform.processor() or "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        lines = cpuinfo.read_text().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        model = names[0] if names else model
-    import torch  # only to name the kernel set
-
-    return f"{model}, {os.cpu_count()} CPUs, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
 
 
 def scene(work: Path, images: int, seed: int) -> Path:
@@ -80,7 +67,7 @@ def main(images: str = typer.Option("300,1500,5000", help="Set sizes, comma-sepa
          seed: int = typer.Option(0, help="Seed of the synthetic sets and the detections."),
          work: Path = typer.Option(Path("output/bench_eval"), help="Folder for the generated sets (reused).")) -> None:
     """Whole-command time and peak memory of `ktn evaluate` per set size, and its speed ratio to the reference."""
-    print(f"machine: {cpu_name()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"machine: {cpu_description()}, {os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f}", flush=True)
     ktn = str(Path(sys.executable).with_name("ktn"))
     for size in [int(s) for s in images.split(",")]:
         data = scene(work, size, seed)

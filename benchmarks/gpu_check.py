@@ -38,7 +38,7 @@ import typer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]  # train_speed's step timer; the golden fixtures
 
-from golden import load_image, make_weights, write_detectron2_pkl, write_release_pth  # noqa: E402
+from golden import load_image, write_checkpoint  # noqa: E402
 from train_speed import measure  # noqa: E402
 
 from ktn_model.config import setup_cfg  # noqa: E402
@@ -52,11 +52,10 @@ from ktn_utils.atomic import atomic_write  # noqa: E402
 GRAPH = str(ROOT / "graphs" / "v2.pkl")
 TRAIN_PRESET = "configs/ktn_R_50_v2.yaml"
 TINY_PRESET = "configs/ktn_tiny_cpu.yaml"
-INFERENCE = {  # name -> (preset, golden fixture, checkpoint writer)
-    "detectron2 zoo R-50": ("configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml", "R_50_FPN_s1x",
-                            write_detectron2_pkl),
-    "KTNv2 R-50": ("configs/release/ktnv2_R_50.yaml", "R_50_KTNv2", write_release_pth),
-    "KTNv2 HRNet-W32": ("configs/release/ktnv2_HRNet_w32.yaml", "HRNet_w32_KTNv2", write_release_pth),
+INFERENCE = {  # name -> (preset, golden fixture)
+    "detectron2 zoo R-50": ("configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml", "R_50_FPN_s1x"),
+    "KTNv2 R-50": ("configs/release/ktnv2_R_50.yaml", "R_50_KTNv2"),
+    "KTNv2 HRNet-W32": ("configs/release/ktnv2_HRNet_w32.yaml", "HRNet_w32_KTNv2"),
 }
 PHOTOS = ("astronaut", "coffee")
 BEGIN, END = "<!-- gpu-check:begin -->", "<!-- gpu-check:end -->"
@@ -149,12 +148,11 @@ def inference_rows(work: Path, rounds: int, tiny: bool) -> list[dict]:
         torch.manual_seed(0)
         model = build_model(cfg).eval()
         return [{"preset": "slim KTN (CPU smoke run)", **time_inference(cfg, model, photos[:1], 1)}]
-    for name, (preset, fixture, write) in INFERENCE.items():
+    for name, (preset, fixture) in INFERENCE.items():
         if not (ROOT / preset).is_file():
             print(f"{name}: {preset} does not exist here, skipped", flush=True)
             continue
-        suffix = ".pkl" if write is write_detectron2_pkl else ".pth"
-        weights = write(make_weights(fixture), work / f"{fixture}{suffix}")
+        weights = write_checkpoint(fixture, work)
         cfg = setup_cfg(ROOT / preset, ["MODEL.DEVICE", "cuda", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", GRAPH])
         torch.cuda.reset_peak_memory_stats()
         rows.append({"preset": name, **time_inference(cfg, build_trained_model(cfg, weights).eval(), photos, rounds)})

@@ -16,7 +16,7 @@ import warnings
 import torch
 import typer
 
-from ktn_utils.machine import cpu_model
+from ktn_model.threads import cpu_description
 
 CONVS, IN_CHANNELS, CHANNELS, SIZE = 8, 256, 512, 28  # detectron2's R-50 DensePose head, RoI side
 
@@ -45,7 +45,7 @@ def main(rois: int = typer.Option(20, min=1), threads: int = typer.Option(1, min
     torch.manual_seed(0)
     model, x = head(), torch.randn(rois, IN_CHANNELS, SIZE, SIZE)  # (R, 256, 28, 28)
     gflop = 2 * rois * SIZE * SIZE * 9 * CHANNELS * (IN_CHANNELS + (CONVS - 1) * CHANNELS) / 1e9
-    print(f"CPU: {cpu_model()}, torch kernels {torch.backends.cpu.get_cpu_capability()}, {threads} thread(s); "
+    print(f"CPU: {cpu_description()}, {threads} thread(s); "
           f"{rois} RoIs, {gflop:.0f} GFLOP")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit's deprecation notices

@@ -11,7 +11,6 @@ named in the output; figures from other machines are not divided by these.
 from __future__ import annotations
 
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -22,17 +21,11 @@ from pathlib import Path
 import torch
 import typer
 
+from ktn_model.threads import cpu_description
+
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = ROOT / "configs" / "release" / "ktnv2_HRNet_w32.yaml"
 FIXTURE = "HRNet_w32_KTNv2"
-
-
-def cpu_name() -> str:
-    """The CPU model (from /proc/cpuinfo where there is one) and torch's vector unit."""
-    info = Path("/proc/cpuinfo")
-    model = next((line.split(":", 1)[1].strip() for line in info.read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if info.exists() else platform.processor()
-    return f"{model} ({torch.backends.cpu.get_cpu_capability()})"
 
 
 def measure(threads: int, rounds: int) -> dict:
@@ -68,7 +61,7 @@ def main(threads: str = typer.Option("1,2", help="Comma-separated thread counts,
     if child:
         print(json.dumps(measure(child, rounds)))
         return
-    print(f"KTNv2 HRNet-W32, golden weights, whole Predictor; CPU: {cpu_name()}")
+    print(f"KTNv2 HRNet-W32, golden weights, whole Predictor; CPU: {cpu_description()}")
     for n in (int(t) for t in threads.split(",")):
         run = subprocess.run([sys.executable, __file__, "--child", str(n), "--rounds", str(rounds)],
                              capture_output=True, text=True, check=True)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 import typer
-from hrnet_speed import cpu_name  # this folder is on sys.path when the script runs
 from PIL import Image
 from rich.console import Console
 
@@ -32,6 +31,7 @@ from ktn_model.data.synthetic import synth_scene
 from ktn_model.inference.pipeline import Predictor
 from ktn_model.inference.writer import InferenceRun, run
 from ktn_model.modeling import build_model
+from ktn_model.threads import cpu_description
 from ktn_model.vis.pictures import parse_vis
 from ktn_utils.progress import ImageProgress
 
@@ -76,7 +76,7 @@ def main(images: int = 50, config: str = "configs/ktn_tiny_cpu.yaml", threads: i
 
         folder_rate = best_rate(images, infer, rounds)
     detections = sum(len(predictor(p)["scores"]) for p in pixels[:10]) / 10
-    print(f"CPU: {cpu_name()}, {threads} thread(s); {config}, random weights, --min-score {min_score} "
+    print(f"CPU: {cpu_description()}, {threads} thread(s); {config}, random weights, --min-score {min_score} "
           f"(~{detections:.1f} detections/image), {images} images {pixels[0].shape[1]}x{pixels[0].shape[0]}")
     print(f"model alone {alone:.2f} images/s | Predictor {whole:.2f} images/s | ktn infer on the folder "
           f"{folder_rate:.2f} images/s ({folder_rate / alone:.2f}x the model alone), vis: {vis or 'none'}")

@@ -95,12 +95,9 @@ def golden_weights(variant: str, folder: Path) -> str:
 
 def write_golden_weights(variant: str, folder: Path) -> str:
     sys.path.insert(0, str(ROOT / "tests"))
-    from golden import make_weights, write_detectron2_pkl, write_release_pth
+    from golden import write_checkpoint
 
-    fixture = GOLDEN[variant]
-    release = fixture.endswith("KTNv2")
-    write = write_release_pth if release else write_detectron2_pkl
-    return str(write(make_weights(fixture), folder / f"{fixture}{'.pth' if release else '.pkl'}"))
+    return str(write_checkpoint(GOLDEN[variant], folder))
 
 
 def _model(variant: str, device: str, detections: int, weights: str, precision: str = "float32") -> torch.nn.Module:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import torch
 
-from ktn_utils.machine import default_threads, usable_cpus
+from ktn_utils.machine import cpu_model, default_threads, usable_cpus
 
 
 def check_threads(threads: int | None = None, workers: int = 1) -> int:
@@ -34,3 +34,8 @@ def torch_threads(threads: int | None = None, workers: int = 1) -> Iterator[int]
         yield count
     finally:
         torch.set_num_threads(previous)
+
+
+def cpu_description() -> str:
+    """The CPU as every speed figure names it: its model and the kernel set torch uses on it (AVX2, AVX512, ...)."""
+    return f"{cpu_model()}, torch CPU capability {torch.backends.cpu.get_cpu_capability()}"

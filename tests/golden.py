@@ -21,6 +21,7 @@ from ktn_utils.safe_pickle import safe_load
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
 RELEASE_PIXEL_MEAN = (103.530, 116.280, 123.675)  # BGR; the release's pixel_std is 1
+RELEASE_FIXTURES = ("R_50_KTNv2", "HRNet_w32_KTNv2")  # made by the released KTNv2 code; the others by detectron2
 
 
 def make_weights(fixture: str, prefix: str = "") -> dict[str, np.ndarray]:
@@ -55,6 +56,14 @@ def write_release_pth(weights: dict[str, np.ndarray], path: Path) -> Path:
     """A KTN-release checkpoint: ``torch.save({"model": state_dict})``."""
     torch.save({"model": {k: torch.from_numpy(v) for k, v in weights.items()}}, path)
     return path
+
+
+def write_checkpoint(fixture: str, folder: Path) -> Path:
+    """``fixture``'s weights in ``folder`` as the code that made the fixture stores them: a release ``.pth`` for
+    ``RELEASE_FIXTURES``, a detectron2 model-zoo ``.pkl`` for the others."""
+    if fixture in RELEASE_FIXTURES:
+        return write_release_pth(make_weights(fixture), folder / f"{fixture}.pth")
+    return write_detectron2_pkl(make_weights(fixture), folder / f"{fixture}.pkl")
 
 
 def expected(fixture: str, image: str) -> dict[str, np.ndarray]:

@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from golden import GOLDEN, expected, load_image, make_weights, sampled, write_detectron2_pkl, write_release_pth
+from golden import GOLDEN, expected, load_image, make_weights, sampled, write_checkpoint
 from torchvision.models.detection.roi_heads import keypointrcnn_inference
 
 from ktn_model.config import setup_cfg
@@ -26,14 +26,13 @@ from ktn_model.modeling.postprocess import DensePosePostProcess, box_size, resca
 from ktn_model.modeling.structures import CONFIDENCE_FIELDS
 
 ROOT = GOLDEN.parents[2]
-FIXTURES = {  # fixture -> (preset, checkpoint writer, keys of the expected arrays)
-    "R_50_FPN_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml", write_detectron2_pkl, "d2"),
-    "R_101_FPN_DL_s1x": ("configs/detectron2/densepose_rcnn_R_101_FPN_DL_s1x.yaml", write_detectron2_pkl, "d2"),
-    "R_50_KTNv2": ("configs/release/ktnv2_R_50.yaml", write_release_pth, "ktn"),
-    "HRNet_w32_KTNv2": ("configs/release/ktnv2_HRNet_w32.yaml", write_release_pth, "ktn"),
-    "R_50_FPN_WC2M_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_WC2M_s1x.yaml", write_detectron2_pkl, "d2"),
-    "R_50_FPN_soft_s1x_cse": ("configs/detectron2/cse/densepose_rcnn_R_50_FPN_soft_s1x.yaml", write_detectron2_pkl,
-                              "d2"),
+FIXTURES = {  # fixture -> (preset, keys of the expected arrays)
+    "R_50_FPN_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_s1x.yaml", "d2"),
+    "R_101_FPN_DL_s1x": ("configs/detectron2/densepose_rcnn_R_101_FPN_DL_s1x.yaml", "d2"),
+    "R_50_KTNv2": ("configs/release/ktnv2_R_50.yaml", "ktn"),
+    "HRNet_w32_KTNv2": ("configs/release/ktnv2_HRNet_w32.yaml", "ktn"),
+    "R_50_FPN_WC2M_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_WC2M_s1x.yaml", "d2"),
+    "R_50_FPN_soft_s1x_cse": ("configs/detectron2/cse/densepose_rcnn_R_50_FPN_soft_s1x.yaml", "d2"),
 }
 KEYS = {
     "d2": dict(boxes="pred_boxes", scores="scores", logits="rpn_logits", M="dp_coarse_segm", I="dp_fine_segm",
@@ -57,9 +56,8 @@ CONFIDENCE_ATOL, CONFIDENCE_RTOL = 1e-4, 1e-3
 def golden_model(request, tmp_path_factory):
     """(fixture name, cfg, model) with the fixture's checkpoint loaded through ``load_weights``."""
     name = request.param
-    preset, write, _ = FIXTURES[name]
-    suffix = ".pth" if write is write_release_pth else ".pkl"
-    path = write(make_weights(name), tmp_path_factory.mktemp(name) / f"golden{suffix}")
+    preset, _ = FIXTURES[name]
+    path = write_checkpoint(name, tmp_path_factory.mktemp(name))
     graph = str(ROOT / "graphs" / "v2.pkl")
     cfg = setup_cfg(ROOT / preset, ["MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", graph])
     model = build_trained_model(cfg, path).eval()
@@ -102,7 +100,7 @@ def stages(model, image: np.ndarray):
 @torch.no_grad()
 def test_stage_by_stage_on_astronaut(golden_model):
     name, cfg, model = golden_model
-    keys = KEYS[FIXTURES[name][2]]
+    keys = KEYS[FIXTURES[name][1]]
     exp = expected(name, "astronaut")
     pixels = load_image("astronaut")
     images, features, proposals = stages(model, pixels)
@@ -202,7 +200,7 @@ def check_vertices(exp: dict[str, np.ndarray], results: list) -> None:
 @pytest.mark.parametrize("image", ["astronaut", "coffee"])
 def test_whole_predictor(golden_model, image):
     name, cfg, model = golden_model
-    keys = KEYS[FIXTURES[name][2]]
+    keys = KEYS[FIXTURES[name][1]]
     exp = expected(name, image)
     out = Predictor(cfg, model)(load_image(image))
     assert len(out["boxes"]) == len(exp[keys["boxes"]])
