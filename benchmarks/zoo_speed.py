@@ -9,11 +9,13 @@ count runs in its own process: one warm-up image, then the fastest of ``--rounds
 memory is the process's peak RSS. The first line names the CPU (model and torch's kernel set,
 ``torch.backends.cpu.get_cpu_capability()``) and the load average: figures from different CPUs are not comparable,
 so this prints no ratio to a time measured elsewhere (to compare with detectron2, time it on the same machine).
-``--precision bfloat16`` runs the DensePose branch under autocast (``TEST.DENSEPOSE_PRECISION``) and prints how far
-its outputs are from float32's: the same detections, the share of equal I labels, and the U/V differences (chart
+``--arithmetic`` names how the DensePose head computes, one or more of: ``direct`` (float32 convolutions,
+``TEST.WINOGRAD False``), ``winograd`` (float32, Winograd F(4×4, 3×3), the default ``TEST.WINOGRAD True``) and
+``bfloat16`` (the branch under autocast, ``TEST.DENSEPOSE_PRECISION``). For each but ``direct`` it prints how far the
+outputs are from ``direct``'s: the same detections, the share of equal I labels, and the U/V differences (chart
 models).
 
-    .venv/bin/python benchmarks/zoo_speed.py --rounds 2 [--precision bfloat16]
+    .venv/bin/python benchmarks/zoo_speed.py --rounds 2 --arithmetic direct,winograd[,bfloat16]
     .venv/bin/python benchmarks/zoo_speed.py --rounds 2 --fixtures R_50_FPN_WC2M_s1x,R_50_FPN_soft_s1x_cse
 """
 
@@ -43,7 +45,14 @@ PRESETS = {  # golden fixture -> its preset under configs/detectron2
 }
 
 
-def measure(fixture: str, threads: int, rounds: int, precision: str) -> dict:
+ARITHMETIC = {  # --arithmetic -> config overrides
+    "direct": ["TEST.WINOGRAD", "False"],
+    "winograd": ["TEST.WINOGRAD", "True"],
+    "bfloat16": ["TEST.DENSEPOSE_PRECISION", "bfloat16"],
+}
+
+
+def measure(fixture: str, threads: int, rounds: int, arithmetic: str) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     from golden import GOLDEN, make_weights, write_detectron2_pkl
 
@@ -53,9 +62,9 @@ def measure(fixture: str, threads: int, rounds: int, precision: str) -> dict:
     preset = ROOT / "configs" / "detectron2" / PRESETS[fixture]
     with tempfile.TemporaryDirectory() as tmp:
         weights = write_detectron2_pkl(make_weights(fixture), Path(tmp) / f"golden_{fixture}.pkl")
-        predictor = Predictor.from_checkpoint(weights, preset, ["MODEL.DEVICE", "cpu",
-                                                                "TEST.DENSEPOSE_PRECISION", precision])
-        exact = None if precision == "float32" else Predictor.from_checkpoint(weights, preset, ["MODEL.DEVICE", "cpu"])
+        predictor = Predictor.from_checkpoint(weights, preset, ["MODEL.DEVICE", "cpu", *ARITHMETIC[arithmetic]])
+        exact = None if arithmetic == "direct" else Predictor.from_checkpoint(
+            weights, preset, ["MODEL.DEVICE", "cpu", *ARITHMETIC["direct"]])
     image = np.asarray(Image.open(GOLDEN / "astronaut.png").convert("RGB"))
     predictor(image)
     seconds, out = [], {}
@@ -81,23 +90,24 @@ def differences(exact: dict, reduced: dict) -> dict:
 
 
 def main(rounds: int = typer.Option(2, help="Timed images per thread count (after one warm-up)."),
-         precision: str = typer.Option("float32", help="TEST.DENSEPOSE_PRECISION: float32 or bfloat16."),
+         arithmetic: str = typer.Option("direct,winograd", help=f"Comma-separated, of: {', '.join(ARITHMETIC)}."),
          fixtures: str = typer.Option("R_50_FPN_s1x", help=f"Comma-separated, of: {', '.join(PRESETS)}."),
          child: int = typer.Option(0, hidden=True)) -> None:
     """Print the CPU, then per preset s/image, detections and peak memory at 1 and 2 threads."""
-    chosen = [f for f in fixtures.split(",") if f]
+    chosen, kinds = [f for f in fixtures.split(",") if f], [a for a in arithmetic.split(",") if a]
     if child:
-        print(json.dumps(measure(chosen[0], child, rounds, precision)))
+        print(json.dumps(measure(chosen[0], child, rounds, kinds[0])))
         return
-    unknown = [f for f in chosen if f not in PRESETS]
-    if unknown:
-        raise typer.BadParameter(f"--fixtures {unknown[0]}: choose from {', '.join(PRESETS)}")
+    for option, names, known in (("--fixtures", chosen, PRESETS), ("--arithmetic", kinds, ARITHMETIC)):
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise typer.BadParameter(f"{option} {unknown[0]}: choose from {', '.join(known)}")
     print(f"CPU: {cpu_model()}, torch kernels {torch.backends.cpu.get_cpu_capability()}, {usable_cpus()} usable "
           f"CPUs, load average {os.getloadavg()[0]:.1f}")
-    for fixture in chosen:
-        print(f"{PRESETS[fixture]}, golden {fixture} weights, astronaut.png (800×800), DensePose branch in {precision}")
+    for fixture, kind in ((f, k) for f in chosen for k in kinds):
+        print(f"{PRESETS[fixture]}, golden {fixture} weights, astronaut.png (800×800), DensePose head: {kind}")
         for threads in (1, 2):
-            cmd = [sys.executable, __file__, "--rounds", str(rounds), "--precision", precision, "--fixtures", fixture,
+            cmd = [sys.executable, __file__, "--rounds", str(rounds), "--arithmetic", kind, "--fixtures", fixture,
                    "--child", str(threads)]
             row = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
             report(threads, row)
@@ -107,7 +117,7 @@ def report(threads: int, row: dict) -> None:
     print(f"{threads} thread(s): {row['s/image']:.1f} s/image, {row['detections']} detections, "
           f"peak RSS {row['peak RSS (MiB)']:.0f} MiB")
     if "same detections" in row:
-        print(f"  against float32: same detections {row['same detections']}, equal I labels "
+        print(f"  against direct: same detections {row['same detections']}, equal I labels "
               f"{row['equal I labels']:.2%}, U/V gap mean {row['U/V gap mean']:.4f}, p99 {row['U/V gap p99']:.4f}")
 
 

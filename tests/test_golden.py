@@ -52,14 +52,16 @@ RAW_TOLERANCES = {"M": 1e-3, "I": 1e-3, "U": 1e-4, "V": 1e-4, "S": 1e-3, "K": 1e
 CONFIDENCE_ATOL, CONFIDENCE_RTOL = 1e-4, 1e-3
 
 
-@pytest.fixture(scope="module", params=list(FIXTURES))
+@pytest.fixture(scope="module", params=[*FIXTURES, "R_50_FPN_s1x direct"])
 def golden_model(request, tmp_path_factory):
-    """(fixture name, cfg, model) with the fixture's checkpoint loaded through ``load_weights``."""
-    name = request.param
+    """(fixture name, cfg, model) with the fixture's checkpoint loaded through ``load_weights``; the head's convs
+    through Winograd (the default, ``TEST.WINOGRAD``) and, for one fixture, ``direct`` too."""
+    name, _, arithmetic = request.param.partition(" ")
     preset, _ = FIXTURES[name]
     path = write_checkpoint(name, tmp_path_factory.mktemp(name))
     graph = str(ROOT / "graphs" / "v2.pkl")
-    cfg = setup_cfg(ROOT / preset, ["MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", graph])
+    cfg = setup_cfg(ROOT / preset, ["MODEL.DEVICE", "cpu", "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", graph,
+                                    "TEST.WINOGRAD", str(arithmetic != "direct")])
     model = build_trained_model(cfg, path).eval()
     path.unlink()
     yield name, cfg, model

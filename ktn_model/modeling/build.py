@@ -22,6 +22,7 @@ from .registry import BACKBONES, DENSEPOSE_HEADS, DENSEPOSE_LOSSES, PREDICTORS
 from .roi_heads import KTNRoIHeads
 from .rpn import build_rpn
 from .transform import KTNTransform
+from .winograd import use_winograd
 
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -90,6 +91,9 @@ def build_roi_heads(cfg, backbone: nn.Module, graphs: Mapping[str, np.ndarray] |
     head = build_densepose_head(cfg, dp_in)
     predictor = build_densepose_predictor(cfg, head.out_channels, graphs)
     predictor, loss = with_cascade(cfg, head.out_channels, predictor, build_densepose_loss(cfg, predictor))
+    if cfg.TEST.WINOGRAD:
+        use_winograd(head)
+        use_winograd(predictor)
     box_args = dict(fg_iou_thresh=h.IOU_THRESHOLDS[0], bg_iou_thresh=h.IOU_THRESHOLDS[0],
                     batch_size_per_image=h.BATCH_SIZE_PER_IMAGE, positive_fraction=h.POSITIVE_FRACTION,
                     bbox_reg_weights=tuple(box.BBOX_REG_WEIGHTS), score_thresh=h.SCORE_THRESH_TEST,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from .winograd import Conv2d
+
 
 def msra_fill(module: nn.Module) -> nn.Module:
     """Kaiming-normal (fan_out, ReLU gain) weight and zero bias, detectron2's ``c2_msra_fill``."""
@@ -15,12 +17,12 @@ def msra_fill(module: nn.Module) -> nn.Module:
 
 def conv_relu(c_in: int, c_out: int, kernel: int = 3) -> nn.Sequential:
     """``kernel``×``kernel`` conv (same padding, bias, MSRA fill) + ReLU: (B, c_in, H, W) -> (B, c_out, H, W)."""
-    return nn.Sequential(msra_fill(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2)), nn.ReLU(inplace=True))
+    return nn.Sequential(msra_fill(Conv2d(c_in, c_out, kernel, padding=kernel // 2)), nn.ReLU(inplace=True))
 
 
 def conv_gn_relu(c_in: int, c_out: int, kernel: int = 3, dilation: int = 1) -> nn.Sequential:
     """Conv without bias + GroupNorm(32) + ReLU, padding = dilation·(kernel // 2) keeps H×W."""
-    conv = nn.Conv2d(c_in, c_out, kernel, padding=dilation * (kernel // 2), dilation=dilation, bias=False)
+    conv = Conv2d(c_in, c_out, kernel, padding=dilation * (kernel // 2), dilation=dilation, bias=False)
     return nn.Sequential(conv, nn.GroupNorm(32, c_out), nn.ReLU(inplace=True))
 
 

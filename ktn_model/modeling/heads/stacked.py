@@ -7,12 +7,14 @@ from torch import Tensor, nn
 
 from ..detectron2_layout import SAME_NAMES
 from ..layers import msra_fill
+from ..winograd import Conv2d
 
 NORMS = ("GN", "")
 
 
-class Conv2dNorm(nn.Conv2d):
-    """``nn.Conv2d`` followed by an optional ``norm`` child, named as detectron2's ``layers.Conv2d`` names it.
+class Conv2dNorm(Conv2d):
+    """``Conv2d`` (``nn.Conv2d``; Winograd at inference where marked) followed by an optional ``norm`` child, named
+    as detectron2's ``layers.Conv2d`` names it.
 
     (N, C_in, H, W) -> (N, C_out, H', W'): conv, then ``norm`` when given (no activation: callers apply it).
     """
