@@ -12,8 +12,10 @@ ONNX files are exported once per model before the rounds, each in its own proces
 gets the golden R-50 weights (tests/data/golden): randomly initialised, its FrozenBN backbone overflows and it
 detects nothing. Timed is the network alone: ``model([image])``, or for onnxruntime the exported model of
 ``ktn_model.export`` (one session run, then the keypoint decoding in PyTorch) and torchvision's own export of
-keypoint R-CNN (one session run, its keypoint decoding in the graph). The PIL resize and the post-processing are
-the same Python for both backends and not timed.
+keypoint R-CNN (one session run, its keypoint decoding in the graph). Separately, ``post s/image`` is our
+post-processing of those detections (``build_postprocess``: rescale, clip and every detection's chart result at
+its box size; the paper's Table XVI splits the time the same way), the same Python for both backends; the PIL
+resize is not timed.
 
     .venv/bin/python benchmarks/model_speed.py --images 1 --rounds 1 --threads 1,2 --backends eager,onnx,bf16 \
         --models KTN,baseline,"detectron2 zoo R-50" --detections 20
@@ -39,6 +41,7 @@ from torchvision.models.detection import keypointrcnn_resnet50_fpn
 from ktn_model.config import setup_cfg
 from ktn_model.export import export_model, load_exported
 from ktn_model.modeling import build_model, load_weights
+from ktn_model.modeling.build import build_postprocess
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "keypointrcnn_resnet50_fpn"
@@ -96,11 +99,12 @@ def export_onnx(variant: str, detections: int, weights: str, path: Path) -> None
 
 
 def _runner(variant: str, backend: str, device: str, detections: int, weights: str, onnx_file: str):
-    """(image (3, H, W) -> number of detections, parameter count) for one backend."""
+    """(image (3, H, W) -> its raw detection dict (ours) or number of detections (keypoint R-CNN's ONNX graph),
+    parameter count) for one backend."""
     if backend != "onnx":
         model = _model(variant, device, detections, weights, "bfloat16" if backend == "bf16" else "float32")
         model = model.to(device).eval()
-        return (lambda image: len(model([image])[0]["boxes"])), sum(p.numel() for p in model.parameters())
+        return (lambda image: model([image])[0]), sum(p.numel() for p in model.parameters())
     n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
     if variant == REFERENCE:
         import onnxruntime
@@ -111,7 +115,7 @@ def _runner(variant: str, backend: str, device: str, detections: int, weights: s
         scores = [o.name for o in session.get_outputs()].index("scores")
         return (lambda image: len(session.run(None, {session.get_inputs()[0].name: image.numpy()})[scores])), n_params
     model = load_exported(onnx_file)[1]  # ours through ktn_model.export's runtime: keypoint decoding timed too
-    return (lambda image: len(model([image])[0]["boxes"])), n_params
+    return (lambda image: model([image])[0]), n_params
 
 
 def measure(variant: str, backend: str, images: int, device: str, threads: int, detections: int, weights: str,
@@ -119,21 +123,28 @@ def measure(variant: str, backend: str, images: int, device: str, threads: int, 
     """Run one model (after one warm-up image) and return its figures."""
     torch.set_num_threads(threads)
     run, n_params = _runner(variant, backend, device, detections, weights, onnx_file)
+    post = None if variant == REFERENCE else build_postprocess(_cfg(variant, device, detections))
     g = torch.Generator().manual_seed(0)
     batch = [torch.rand(3, *IMAGE_SIZE, generator=g).to(device) for _ in range(images + 1)]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    n_det, seconds = [], []
+    n_det, seconds, post_seconds = [], [], []
     with torch.no_grad():
         run(batch[0])
         for image in batch[1:]:
             sync()
             start = time.perf_counter()
-            n_det.append(run(image))
+            det = run(image)
             sync()
             seconds.append(time.perf_counter() - start)
+            n_det.append(det if isinstance(det, int) else len(det["boxes"]))
+            if post is not None:
+                start = time.perf_counter()
+                post([det], [IMAGE_SIZE], [IMAGE_SIZE])
+                post_seconds.append(time.perf_counter() - start)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda")
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return {"model": variant, "backend": backend, "threads": threads, "s/image": min(seconds),
+            "post s/image": min(post_seconds, default=float("nan")),
             "params (M)": n_params / 1e6, "peak memory (MiB)": peak, "detections/image": sum(n_det) / images}
 
 

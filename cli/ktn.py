@@ -9,6 +9,8 @@ from ktn_cli import (
     evaluate_cmd,
     export_cmd,
     infer_cmd,
+    inpaint_cmd,
+    models_cmd,
     smpl_cmd,
     texture_cmd,
     train_cmd,
@@ -25,6 +27,8 @@ infer_cmd.register(app)
 convert_cmd.register(app)
 export_cmd.register(app)
 demo_cmd.register(app)
+models_cmd.register(app)
+inpaint_cmd.register(app)
 
 
 def main() -> None:

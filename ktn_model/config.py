@@ -240,6 +240,43 @@ _C.MODEL.ROI_DENSEPOSE_HEAD.POINT_REGRESSION_WEIGHTS = 0.01
 _C.MODEL.ROI_DENSEPOSE_HEAD.PART_WEIGHTS = 1.0
 _C.MODEL.ROI_DENSEPOSE_HEAD.INDEX_WEIGHTS = 2.0
 _C.MODEL.ROI_DENSEPOSE_HEAD.BODY_MASK_WEIGHTS = 5.0
+# PID-net (NAME "DensePosePIDHead" with PREDICTOR_NAME "DensePosePIDPredictor", docs/other_systems.md, "PID-net"):
+# the intermediate semantic-mask loss is INTER_WEIGHTS × INDEX_WEIGHTS, the instance-aware term (PID-net's
+# USE_CLS_EMBS) CLS_EMBS_WEIGHT (0 = off) and the extra dense I/U/V terms EXTRA_DENSE_WEIGHT × the point terms'.
+_C.MODEL.ROI_DENSEPOSE_HEAD.PID = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.PID.INTER_WEIGHTS = 0.1
+_C.MODEL.ROI_DENSEPOSE_HEAD.PID.CLS_EMBS_WEIGHT = 2.0
+_C.MODEL.ROI_DENSEPOSE_HEAD.PID.EXTRA_DENSE_WEIGHT = 0.1
+# DensePose R-CNN's cross-cascading refinement (docs/other_systems.md, "Cross-cascading refinement"): a second
+# stage refines every output of the first from the head features and the first stage's maps; off as in KTN.
+_C.MODEL.ROI_DENSEPOSE_HEAD.CASCADE_ON = False
+_C.MODEL.ROI_DENSEPOSE_HEAD.CASCADE_NUM_CONVS = 2
+_C.MODEL.ROI_DENSEPOSE_HEAD.CASCADE_CONV_DIM = 0  # 0 = CONV_HEAD_DIM
+_C.MODEL.ROI_DENSEPOSE_HEAD.CASCADE_EMBED_DIM = 64  # the first stage's maps are embedded to this many channels
+_C.MODEL.ROI_DENSEPOSE_HEAD.CASCADE_STAGE1_WEIGHT = 1.0  # deep supervision: the first stage's losses × this
+# Teacher inpainting (docs/other_systems.md, "Teacher inpainting"): the pseudo-labelled points of
+# DATASETS.TRAIN_PSEUDO_LABELS are supervised with the I, U, V point losses × this weight.
+_C.MODEL.ROI_DENSEPOSE_HEAD.PSEUDO_LABEL_WEIGHT = 0.2
+# Confidence estimation (detectron2's DensePoseChartWithConfidencePredictor, docs/confidence.md): U/V confidences
+# ("iid_iso": sigma_2; "indep_aniso": sigma_2, kappa_u, kappa_v) with sigma^2 = softplus(sigma_2) + EPSILON, and
+# segmentation confidences that multiply the M and I logits (the "M" presets).
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.ENABLED = False
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.EPSILON = 0.01
+_C.MODEL.ROI_DENSEPOSE_HEAD.UV_CONFIDENCE.TYPE = "iid_iso"  # "iid_iso" | "indep_aniso"
+_C.MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.ENABLED = False
+_C.MODEL.ROI_DENSEPOSE_HEAD.SEGM_CONFIDENCE.EPSILON = 0.01
+# Continuous surface embeddings (detectron2's DensePoseEmbeddingPredictor, docs/cse.md): a D-dim embedding per pixel,
+# compared with the vertex embeddings of one mesh. EMBEDDER_TYPE "vertex_feature" (features (V, FEATURE_DIM) @
+# embeddings (FEATURE_DIM, D)) or "vertex_direct" (embeddings (V, D)); both come from the checkpoint.
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE = CfgNode()
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.EMBED_SIZE = 16
+# The mesh of the person class (detectron2's CLASS_TO_MESH_NAME_MAPPING "0").
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.MESH_NAME = "smpl_27554"
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.EMBEDDER_TYPE = "vertex_feature"
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.NUM_VERTICES = 27554
+_C.MODEL.ROI_DENSEPOSE_HEAD.CSE.FEATURE_DIM = 256
 
 # ---------------------------------------------------------------------------------------------
 _C.INPUT = CfgNode()
@@ -259,6 +296,9 @@ _C.DATASETS.ROOT = "datasets"
 # Registered names (densepose_coco_2014_train, ...) or "path/to/ann.json:path/to/images".
 _C.DATASETS.TRAIN = ["densepose_coco_2014_train", "densepose_coco_2014_valminusminival"]
 _C.DATASETS.TEST = ["densepose_coco_2014_minival"]
+# Dense pseudo-labels written by `ktn inpaint` for the training sets, one file per DATASETS.TRAIN entry in the
+# same order ("" for a set without); [] = none. A file made from other annotations is refused at start.
+_C.DATASETS.TRAIN_PSEUDO_LABELS = []
 
 _C.DATALOADER = CfgNode()
 _C.DATALOADER.NUM_WORKERS = 4

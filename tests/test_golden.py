@@ -22,7 +22,8 @@ from torchvision.models.detection.roi_heads import keypointrcnn_inference
 from ktn_model.config import setup_cfg
 from ktn_model.data.resize import resize_shortest_edge
 from ktn_model.engine.predictor import Predictor, build_trained_model
-from ktn_model.modeling.postprocess import box_size, chart_result, rescale_detections
+from ktn_model.modeling.postprocess import DensePosePostProcess, box_size, rescale_detections, result_converter
+from ktn_model.modeling.structures import CONFIDENCE_FIELDS
 
 ROOT = GOLDEN.parents[2]
 FIXTURES = {  # fixture -> (preset, checkpoint writer, keys of the expected arrays)
@@ -30,14 +31,26 @@ FIXTURES = {  # fixture -> (preset, checkpoint writer, keys of the expected arra
     "R_101_FPN_DL_s1x": ("configs/detectron2/densepose_rcnn_R_101_FPN_DL_s1x.yaml", write_detectron2_pkl, "d2"),
     "R_50_KTNv2": ("configs/release/ktnv2_R_50.yaml", write_release_pth, "ktn"),
     "HRNet_w32_KTNv2": ("configs/release/ktnv2_HRNet_w32.yaml", write_release_pth, "ktn"),
+    "R_50_FPN_WC2M_s1x": ("configs/detectron2/densepose_rcnn_R_50_FPN_WC2M_s1x.yaml", write_detectron2_pkl, "d2"),
+    "R_50_FPN_soft_s1x_cse": ("configs/detectron2/cse/densepose_rcnn_R_50_FPN_soft_s1x.yaml", write_detectron2_pkl,
+                              "d2"),
 }
 KEYS = {
     "d2": dict(boxes="pred_boxes", scores="scores", logits="rpn_logits", M="dp_coarse_segm", I="dp_fine_segm",
-               U="dp_u", V="dp_v"),
+               U="dp_u", V="dp_v", sigma_2="dp_sigma_2", kappa_u="dp_kappa_u", kappa_v="dp_kappa_v",
+               fine_segm_confidence="dp_fine_segm_confidence", coarse_segm_confidence="dp_coarse_segm_confidence",
+               E="dp_embedding"),
     "ktn": dict(boxes="det_boxes_xyxy", scores="det_scores", logits="rpn_objectness_logits", M="raw_coarse_segm_M",
                 I="raw_fine_segm_I", U="raw_u", V="raw_v", S="raw_parts_S", K="raw_keypoint_K"),
 }
 TOP = 20  # detections whose DensePose results the fixtures hold
+# max |ours - theirs| of the raw DensePose maps of the top 3: logits (M, I, S, K; the "M" confidence models' M and I
+# are logits times a confidence; E, the CSE embeddings, reach 68 here) and regressed values (U, V, the confidences)
+RAW_TOLERANCES = {"M": 1e-3, "I": 1e-3, "U": 1e-4, "V": 1e-4, "S": 1e-3, "K": 1e-3, "sigma_2": 1e-4, "kappa_u": 1e-4,
+                  "kappa_v": 1e-4, "fine_segm_confidence": 1e-4, "coarse_segm_confidence": 1e-4, "E": 1e-3}
+# box-sized confidences where the labels agree: |diff| <= 1e-4 + 1e-3 |value|, float16 storage (half a float16 step
+# is 4.9e-4 |value|; the raw maps agree to 2.5e-5)
+CONFIDENCE_ATOL, CONFIDENCE_RTOL = 1e-4, 1e-3
 
 
 @pytest.fixture(scope="module", params=list(FIXTURES))
@@ -129,10 +142,13 @@ def test_stage_by_stage_on_astronaut(golden_model):
     if "mid_Pc_pos" in exp:  # the MIDv2 map
         ours, theirs = sampled(p_c, exp, "mid_Pc")
         np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
-    for field, atol in (("M", 1e-3), ("I", 1e-3), ("U", 1e-4), ("V", 1e-4), ("S", 1e-3), ("K", 1e-3)):
-        if field in keys:
+    for field, atol in RAW_TOLERANCES.items():
+        if f"{keys.get(field)}_pos" in exp:  # the maps the fixture holds; each must be one of ours
             ours, theirs = sampled(getattr(raw, field)[:3], exp, keys[field])
             np.testing.assert_allclose(ours, theirs, atol=atol, rtol=0, err_msg=field)
+    if "mesh_vertex_embeddings_pos" in exp:  # normalize(features @ embeddings) of the CSE embedder
+        ours, theirs = sampled(heads.densepose_predictor.embedder("smpl_27554"), exp, "mesh_vertex_embeddings")
+        np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)
     if "W_s_pos" in exp:
         ours, theirs = sampled(heads.densepose_predictor.surface_weight(heads.box_predictor), exp, "W_s")
         np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
@@ -140,13 +156,17 @@ def test_stage_by_stage_on_astronaut(golden_model):
         (kp,), _ = keypointrcnn_inference(raw.K, [top])
         kp = rescale_detections({"boxes": top, "keypoints": kp}, images.image_sizes[0], pixels.shape[:2])["keypoints"]
         np.testing.assert_allclose(kp[..., :2].numpy(), exp["det_keypoints"][:TOP, :, :2], atol=1e-3, rtol=0)
-    results = [chart_result(raw[d], box_size(box), cfg.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD)
-               for d, box in enumerate(det["boxes"][:TOP])]
+    convert, context = result_converter(type(raw)), DensePosePostProcess().bind(model).context
+    results = [convert(raw[d], box_size(box), cfg.MODEL.ROI_DENSEPOSE_HEAD.FG_MASK_THRESHOLD,
+                       **(context() if context else {})) for d, box in enumerate(det["boxes"][:TOP])]
     check_results(exp, results)
 
 
 def check_results(exp: dict[str, np.ndarray], results: list) -> None:
-    """Labels equal on >= 99.9 % of the pixels; U, V within the fixture's tolerance where the labels agree."""
+    """Labels equal on >= 99.9 % of the pixels; U, V (and confidences) within the fixture's tolerance where the labels
+    agree. CSE: the closest vertex equal on >= 99.9 % of the foreground pixels (ours or theirs)."""
+    if "cse_vertices_00" in exp:
+        return check_vertices(exp, results)
     pixels = differ = 0
     for d, result in enumerate(results):
         if f"chart_labels_{d:02d}" in exp:  # detectron2: labels and float16 U, V
@@ -161,7 +181,21 @@ def check_results(exp: dict[str, np.ndarray], results: list) -> None:
         same = ours_labels == labels
         pixels, differ = pixels + same.size, differ + int((~same).sum())
         assert np.abs(ours_uv - uv)[:, same].max(initial=0) <= tol, d
+        for name, theirs in ((n, exp[f"chart_{n}_{d:02d}"]) for n in CONFIDENCE_FIELDS if f"chart_{n}_{d:02d}" in exp):
+            theirs = theirs.astype(np.float32)
+            error = np.abs(result.confidences[name].numpy() - theirs) - CONFIDENCE_RTOL * np.abs(theirs)
+            assert error[same].max(initial=0) <= CONFIDENCE_ATOL, (name, d)
     assert differ <= 1e-3 * pixels, f"{differ} of {pixels} labels differ"
+
+
+def check_vertices(exp: dict[str, np.ndarray], results: list) -> None:
+    pixels = differ = 0
+    for d, result in enumerate(results):
+        theirs, ours = exp[f"cse_vertices_{d:02d}"], result.vertices.numpy()
+        assert ours.shape == theirs.shape and result.mesh == "smpl_27554", d
+        fg = (ours >= 0) | (theirs >= 0)
+        pixels, differ = pixels + int(fg.sum()), differ + int((ours != theirs)[fg].sum())
+    assert pixels > 0 and differ <= 1e-3 * pixels, f"{differ} of {pixels} foreground vertices differ"
 
 
 @pytest.mark.slow

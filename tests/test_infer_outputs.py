@@ -177,4 +177,4 @@ def test_an_unreadable_image_is_skipped_the_rest_written_and_the_exit_code_is_1(
     assert res.exit_code == 1, res.output
     assert "1 image(s) could not be read" in res.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "good_INDS.png", "good_IUV.png", "good_bbox.png", "results.json"]
+        ".parts", "good_INDS.png", "good_IUV.png", "good_bbox.png", "results.json"]  # .parts: the done images

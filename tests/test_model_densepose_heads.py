@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from ktn_model.modeling.heads.deeplab import ASPP, DensePoseDeepLabHead, NONLocalBlock2D
 from ktn_model.modeling.heads.ktn import DensePoseKTNHead
+from ktn_model.modeling.heads.pid import DensePosePIDHead
 from ktn_model.modeling.heads.v1convx import DensePoseV1ConvXHead
 from ktn_model.modeling.registry import DENSEPOSE_HEADS
 
@@ -77,7 +78,7 @@ def test_a_detectron2_named_state_dict_loads_strictly(name):
 def test_heads_registry_names_detectron2s_classes():
     assert {name: DENSEPOSE_HEADS.get(name) for name in DENSEPOSE_HEADS} == {
         "DensePoseV1ConvXHead": DensePoseV1ConvXHead, "DensePoseDeepLabHead": DensePoseDeepLabHead,
-        "DensePoseKTNHead": DensePoseKTNHead}
+        "DensePoseKTNHead": DensePoseKTNHead, "DensePosePIDHead": DensePosePIDHead}
 
 
 @pytest.mark.parametrize(("build", "count"), [

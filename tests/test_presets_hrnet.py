@@ -97,3 +97,32 @@ def test_ultrapose_presets_train_on_ultrapose(preset):
     assert list(cfg.DATASETS.TRAIN) == ["densepose_ultrapose_train"]
     assert list(cfg.DATASETS.TEST) == ["densepose_ultrapose_minival"]
     assert (cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.BASE_LR, cfg.SOLVER.MAX_ITER) == (4, 0.0001, 130000)
+
+
+def test_the_slim_hrnet_preset_trains_infers_and_exports_at_another_size(tmp_path):
+    from test_model_whole import _sample
+
+    from ktn_model.export.exporter import export_model
+    from ktn_model.modeling.build import build_postprocess
+
+    cfg = setup_cfg(ROOT / "configs/ktnv2_HRNet_tiny_cpu.yaml", CPU)
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    images, targets = zip(*(_sample(s) for s in (1, 2)), strict=True)
+    losses = model(list(images), list(targets))
+    assert {"loss_keypoint", "loss_densepose_S", "loss_densepose_I"} <= set(losses)
+    sum(losses.values()).backward()
+    predictor = model.roi_heads.densepose_predictor
+    assert predictor.ktm.A["loc"].grad.abs().sum() > 0 and predictor.i_lowres.weight.grad is None  # unused, as released
+    model.eval()
+    model.roi_heads.score_thresh = 0.0
+    with torch.no_grad():
+        (raw,) = model([torch.rand(3, 250, 333)])
+    d = len(raw["boxes"])
+    assert d > 0 and raw["densepose"].K.shape == (d, 17, 28, 28)  # K at the deconvolution's resolution
+    assert raw["densepose"].I.shape == (d, 25, 56, 56) and raw["keypoints"].shape == (d, 17, 3)
+    (result,) = build_postprocess(cfg)([raw], [(250, 333)], [(125, 166)])
+    assert len(result["densepose"]) == len(result["boxes"])
+    pytest.importorskip("onnxruntime")
+    check = export_model(model, cfg, tmp_path / "hrnet.onnx", "onnx")  # verified on a portrait image
+    assert check.detections[0] == check.detections[1] and check.box_diff < 1e-3

@@ -19,6 +19,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler
 
 from ktn_model.data.catalog import DatasetSpec, build_dataset, resolve
 from ktn_model.data.dataset import ImageReadError, read_image
+from ktn_model.data.pseudo_labels import attach_pseudo_labels
 from ktn_model.data.transforms import UVSymmetry, build_uv_symmetry, hflip
 
 logger = logging.getLogger(__name__)
@@ -130,9 +131,11 @@ def _loader(dataset: Dataset, sym, batch_sampler, num_workers: int, seed: int, b
 
 
 def build_train_dataset(cfg) -> ConcatDataset:
-    """All ``DATASETS.TRAIN`` sets, training-filtered (the image filter of ``docs/usage.md``), in order."""
-    return ConcatDataset([build_dataset(resolve(name, cfg.DATASETS.ROOT), train=True)
-                          for name in cfg.DATASETS.TRAIN])  # fmt: skip
+    """All ``DATASETS.TRAIN`` sets, training-filtered (the image filter of ``docs/usage.md``), in order, with the
+    pseudo-labels of ``DATASETS.TRAIN_PSEUDO_LABELS`` (checked against them) when there are some."""
+    return ConcatDataset(attach_pseudo_labels([build_dataset(resolve(name, cfg.DATASETS.ROOT), train=True)
+                                               for name in cfg.DATASETS.TRAIN], list(cfg.DATASETS.TRAIN),
+                                              list(cfg.DATASETS.TRAIN_PSEUDO_LABELS)))  # fmt: skip
 
 
 def check_readable(dataset: ConcatDataset) -> None:

@@ -85,6 +85,24 @@ def sample_persons(rng: np.random.Generator, width: int, height: int) -> list[Pe
                    rng.random() > NO_DP_PROB) for k, size in enumerate(sizes)]  # fmt: skip
 
 
+def box_of(person: Person) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) pixel box of a person's whole projection."""
+    low, high = _body_extent(person.body)
+    return (person.tx + low[0] * person.scale, person.ty - high[1] * person.scale,
+            person.tx + high[0] * person.scale, person.ty - low[1] * person.scale)
+
+
+def place_inside(rng: np.random.Generator, host: Person, width: int, height: int) -> Person:
+    """A new person 0.7-1.0 times ``host``'s height whose centre lies in the middle 60 % of ``host``'s box, just in
+    front of or just behind it (a second person inside one box)."""
+    x0, y0, x1, y1 = box_of(host)
+    centre = (x0 + (x1 - x0) * rng.uniform(0.2, 0.8), y0 + (y1 - y0) * rng.uniform(0.2, 0.8))
+    size = host.scale * BODY_HEIGHT * rng.uniform(0.7, 1.0)
+    depth = host.depth + float(rng.choice([-5.0, 5.0]))
+    return _place(rng, body.pose_body(sample_pose(rng)), size, width, height, depth, rng.random() > NO_DP_PROB,
+                  centre)
+
+
 def sample_crowd(rng: np.random.Generator, width: int, height: int) -> list[Person]:
     """5-9 small persons huddled around one spot, behind everybody else (a COCO crowd region)."""
     centre = rng.uniform([0.15 * width, 0.2 * height], [0.85 * width, 0.8 * height])

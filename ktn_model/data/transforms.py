@@ -108,4 +108,6 @@ def hflip(image: torch.Tensor, target: dict, sym: UVSymmetry) -> tuple[torch.Ten
         dp_points=[flip_points(p, sym) for p in target["dp_points"]],
         dp_masks=flip_masks(target["dp_masks"]),
     )
+    if "dp_pseudo" in target:  # a teacher's pseudo-labelled points (ktn_model/data/pseudo_labels.py)
+        flipped["dp_pseudo"] = [flip_points(p, sym) for p in target["dp_pseudo"]]
     return image.flip(-1), flipped

@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_MIN_SCORE = 0.8  # ``ktn infer`` and the demo's pictures
 DEFAULT_VIS = ("dp_contour", "dp_segm", "dp_u", "dp_v", "bbox")  # the pictures ``ktn infer`` and the demo draw
+DEFAULT_CSE_VIS = ("dp_vertex", "bbox")  # ``ktn infer``'s default pictures for a CSE model (docs/cse.md)
 
 
 @dataclass(frozen=True)

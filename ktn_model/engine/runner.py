@@ -14,7 +14,7 @@ import torch
 
 from ktn_model.config import setup_cfg
 from ktn_model.data.catalog import build_dataset, resolve
-from ktn_model.data.loader import SkippingLoader, build_train_loader
+from ktn_model.data.loader import SkippingLoader, build_train_dataset, build_train_loader
 from ktn_model.data.transforms import build_uv_symmetry
 from ktn_model.engine import distributed as comm
 from ktn_model.engine.checkpoint import CONFIG_FILE, LAST_POINTER, Checkpointer
@@ -109,6 +109,8 @@ def check_inputs(cfg, workers: int = 1) -> None:
     if cfg.DATASETS.TEST:
         check_eval_data(cfg.TEST.EVAL_DATA_DIR)
     build_uv_symmetry(cfg)  # the flip tables, when INPUT.HFLIP_TRAIN is on
+    if cfg.DATASETS.TRAIN_PSEUDO_LABELS:
+        build_train_dataset(cfg)  # pseudo-labels made from other annotations are refused here
 
 
 def check_new_run(cfg) -> None:

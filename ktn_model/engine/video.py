@@ -19,16 +19,19 @@ def _cv2():
     return cv2
 
 
-def annotate_video(path: Path, out_dir: Path, vis: str, annotate: Callable[[np.ndarray, str], np.ndarray]) -> int:
+def annotate_video(path: Path, out_dir: Path, vis: str, annotate: Callable[[np.ndarray, str], np.ndarray]
+                   ) -> tuple[int, int]:  # fmt: skip
     """Write ``out_dir/<stem>_<vis>.mp4`` with ``annotate(rgb_frame, vis)`` applied to every frame.
 
-    The video is written under a hidden name and renamed when complete. Returns the frame count.
+    The video is written under a hidden name and renamed when complete (also when decoding stops before the frame
+    count its header gives: the frames so far are kept). Returns (frames written, frames the header announces).
     """
     cv2 = _cv2()
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise ValueError(f"{path}: not a readable video")
     fps = capture.get(cv2.CAP_PROP_FPS) or DEFAULT_FPS
+    announced = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     final = out_dir / f"{path.stem}_{vis}.mp4"
     partial = out_dir / f".{final.stem}.partial.mp4"
     writer, frames = None, 0
@@ -53,4 +56,4 @@ def annotate_video(path: Path, out_dir: Path, vis: str, annotate: Callable[[np.n
     if frames == 0:
         raise ValueError(f"{path}: the video has no readable frames")
     os.replace(partial, final)
-    return frames
+    return frames, announced

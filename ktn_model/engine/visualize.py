@@ -21,6 +21,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ktn_model.data.meta import KEYPOINT_SKELETON, NUM_PATCHES
+from ktn_model.engine.image_maps import confidence_names, is_cse, uv_uncertainty
+from ktn_model.engine.vertex_colours import vertex_colours
 
 OVERLAY_ALPHA = 0.7
 CONTOUR_LEVELS = 10
@@ -137,6 +139,41 @@ def draw_texture(ax, iuv: np.ndarray, output: dict) -> None:
     ax.imshow(rgba, interpolation="nearest")
 
 
+def draw_uv_uncertainty(ax, _iuv: np.ndarray, output: dict) -> None:
+    """U/V uncertainty of a confidence model (docs/confidence.md): sqrt(softplus(sigma_2) + eps + |r|^2) (r =
+    (kappa_u, kappa_v) when present), from 0 to its 99th percentile on the body."""
+    maps = output["image_maps"]
+    on_body = maps.inds > 0
+    std = uv_uncertainty(maps.confidences)
+    _overlay(ax, std, on_body, max(float(np.percentile(std[on_body], 99)), 1e-6) if on_body.any() else 1.0)
+
+
+def draw_vertex(ax, _iuv: np.ndarray, output: dict) -> None:
+    """CSE detections coloured by their closest vertex (docs/cse.md): by 3D position with ``output["mesh_xyz"]``
+    (``ktn infer --mesh``), else by vertex index."""
+    vertices = output["image_maps"].vertices.astype(np.int64) - 1  # (H, W), -1 off the body
+    rgba = np.zeros((*vertices.shape, 4), np.float32)
+    on_body = vertices >= 0
+    rgba[on_body, :3] = vertex_colours(vertices[on_body], output.get("mesh_xyz"))
+    rgba[on_body, 3] = OVERLAY_ALPHA
+    ax.imshow(rgba, interpolation="nearest")
+
+
+# pictures that need a model of one kind: name -> (needs, what the model must have)
+MODEL_PICTURES = {"dp_uv_uncertainty": "U/V confidences (a WC preset)", "dp_vertex": "a CSE model"}
+
+
+def check_vis(names: list[str], output_type: type) -> None:
+    """ValueError (one line) for a picture the model cannot give: U/V uncertainty without U/V confidences, the vertex
+    picture without a CSE model, I/U/V pictures with one."""
+    cse = is_cse(output_type)
+    has = {"dp_uv_uncertainty": "sigma_2" in confidence_names(output_type), "dp_vertex": cse}
+    wrong = [n for n in names if not has.get(n, not cse or n in ("bbox", "keypoints"))]
+    if wrong:
+        needs = MODEL_PICTURES.get(wrong[0], "a chart model (I, U, V)")
+        raise ValueError(f"--vis {wrong[0]} needs {needs}; this model is {output_type.__name__}")
+
+
 VISUALIZERS: dict[str, Callable] = {
     "dp_contour": draw_contour,
     "dp_segm": draw_segm,
@@ -145,15 +182,20 @@ VISUALIZERS: dict[str, Callable] = {
     "bbox": draw_bbox,
     "keypoints": draw_keypoints,
     "dp_iuv_texture": draw_texture,
+    "dp_uv_uncertainty": draw_uv_uncertainty,
+    "dp_vertex": draw_vertex,
 }
 
 
 def parse_vis(names: str) -> list[str]:
     """``"dp_contour,bbox"`` -> ``["dp_contour", "bbox"]``; unknown names are a ValueError listing the valid ones."""
+    from ktn_model.vis.conditioning import STYLES  # the conditioning renders (dp_viridis, dp_parula)
+
     chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in VISUALIZERS]
+    unknown = [n for n in chosen if n not in VISUALIZERS and n not in STYLES]
     if unknown:
-        raise ValueError(f"unknown visualisation {', '.join(unknown)}; choose from {', '.join(VISUALIZERS)}")
+        valid = ", ".join([*VISUALIZERS, *STYLES])
+        raise ValueError(f"unknown visualisation {', '.join(unknown)}; choose from {valid}")
     return chosen
 
 

@@ -11,6 +11,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHe
 
 from . import backbone as _backbones  # noqa: F401 (importing registers every variant)
 from . import heads, hrfpn, losses, predictors  # noqa: F401
+from .cascade import with_cascade
 from .instance import InstanceStrengthening
 from .ktn import KTN
 from .layers import c2_xavier_fill
@@ -65,7 +66,7 @@ def build_densepose_predictor(cfg, c_in: int, graphs: Mapping[str, np.ndarray] |
 
 def predictor_output_type(cfg) -> type:
     """The output type of the predictor ``cfg`` names, without building it (an exported graph's outputs)."""
-    return PREDICTORS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME).output_type
+    return PREDICTORS.get(cfg.MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME).output_type_for(cfg)
 
 
 def build_densepose_loss(cfg, predictor: nn.Module):
@@ -88,6 +89,7 @@ def build_roi_heads(cfg, backbone: nn.Module, graphs: Mapping[str, np.ndarray] |
     dp_in = channels if mid is None else dp.DECODER_OUT_DIMS
     head = build_densepose_head(cfg, dp_in)
     predictor = build_densepose_predictor(cfg, head.out_channels, graphs)
+    predictor, loss = with_cascade(cfg, head.out_channels, predictor, build_densepose_loss(cfg, predictor))
     box_args = dict(fg_iou_thresh=h.IOU_THRESHOLDS[0], bg_iou_thresh=h.IOU_THRESHOLDS[0],
                     batch_size_per_image=h.BATCH_SIZE_PER_IMAGE, positive_fraction=h.POSITIVE_FRACTION,
                     bbox_reg_weights=tuple(box.BBOX_REG_WEIGHTS), score_thresh=h.SCORE_THRESH_TEST,
@@ -97,7 +99,7 @@ def build_roi_heads(cfg, backbone: nn.Module, graphs: Mapping[str, np.ndarray] |
         build_box_head(cfg, channels), build_box_predictor(cfg),
         DensePosePooler(mid, levels, strides, dp.POOLER_RESOLUTION, dp.POOLER_SAMPLING_RATIO,
                         aligned_flag(dp.POOLER_TYPE)),
-        head, predictor, build_densepose_loss(cfg, predictor),
+        head, predictor, loss,
         box_args=box_args, densepose_iou=dp.FG_IOU_THRESHOLD, max_densepose_rois=dp.MAX_ROIS_PER_IMAGE,
         instance_strengthening=instance, box_smooth_l1_beta=box.SMOOTH_L1_BETA,
         densepose_dtype=inference_dtype(cfg))

@@ -26,7 +26,8 @@ class HRFPNBackbone(nn.Module):
 
     Branch i of the HRNet (stride 2^(i+2), size H_i × W_i) goes through ``interp_conv.i``:
     ConvTranspose2d(k 4, stride 2^i, no padding, no bias) + BN + ReLU, size (H_i − 1)·2^i + 4. All branches are
-    cropped (top-left) to the smallest height and width, h × w, and concatenated (Σ C_i channels, 480 for W32).
+    cropped (top-left) to the smallest height and width, h × w (the last branch's), and concatenated (Σ C_i
+    channels, 480 for W32).
     Level k (k = 0..4) is ``reduction_pooling_conv.k``: Conv2d(kernel = stride = 2^k, bias) + BN + ReLU, size
     ⌊h/2^k⌋ × ⌊w/2^k⌋; then every level is cropped to 2^(4−k) × the coarsest level's size (h_5 = ⌊h/16⌋) and
     ``fpn_conv.k`` (3×3 conv with bias) gives p(k+1). So h_k = 2^(5−k)·⌊h/16⌋ is a little smaller than H/2^(k+1):
@@ -61,8 +62,9 @@ class HRFPNBackbone(nn.Module):
 
     def forward(self, images: Tensor) -> OrderedDict[str, Tensor]:
         branches = [up(x) for up, x in zip(self.interp_conv, self.bottom_up(images), strict=True)]
-        h = min(x.shape[-2] for x in branches)
-        w = min(x.shape[-1] for x in branches)
+        # The smallest branch is the last: branch i is 2^i·⌊(H_0 − 1)/2^i⌋ + 4 tall, which never grows with i.
+        # Reading the size from it (not min() over Python ints) keeps it dynamic in a traced graph.
+        h, w = branches[-1].shape[-2:]
         joint = torch.cat([x[..., :h, :w] for x in branches], dim=1)  # (B, Σ C_i, h, w)
         levels = [reduce(joint) for reduce in self.reduction_pooling_conv]
         h5, w5 = levels[-1].shape[-2:]

@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ktn_model.data.person_masks import person_union, resample_masks
+
 from .layers import msra_fill
-from .losses.sampling import resample_masks
 
 IGNORE = -1
 
@@ -22,12 +23,12 @@ def person_masks(target: dict, size: tuple[int, int], stride: int = 4) -> Tensor
     """One image's (h, w) int64 IS target on the stride-``stride`` grid: 1 person, 0 background, -1 ignored."""
     h, w = size
     boxes, valid, masks = target["boxes"], target["dp_valid"], target["dp_masks"]
-    region = boxes.new_tensor([0.0, 0.0, w * stride, h * stride]).expand(len(boxes), 4)
-    body = resample_masks((masks[valid] > 0).to(torch.uint8), boxes[valid], region[valid], size) > 0
+    frame = boxes.new_tensor([[0.0, 0.0, w * stride, h * stride]])  # the whole image as one box
+    region = frame.expand(len(boxes), 4)
     others = resample_masks(torch.ones_like(masks[~valid]), boxes[~valid], region[~valid], size) > 0
     out = torch.zeros(size, dtype=torch.long, device=boxes.device)
     out[others.any(0)] = IGNORE
-    out[body.any(0)] = 1
+    out[person_union(target, frame, size)[0]] = 1
     return out
 
 

@@ -25,9 +25,11 @@ from torchvision.models import get_weight
 
 from ktn_utils.safe_pickle import safe_load
 
+from .checkpoint_kind import variant_hint
 from .detectron2_layout import CELL_ANCHORS, PIXEL_KEYS, Detectron2Names, from_detectron2, to_detectron2
 
 TORCHVISION = "torchvision:"
+ZOO = "zoo:"
 BACKBONE_BODY = "backbone.body."
 EXPORT_LAYOUTS = ("detectron2", "ktnv2")  # ktnv2: detectron2 names plus the release's buffers and aliases
 # A stage-1 checkpoint (the release's R50-MIDv2-kpt.pth: keypoint R-CNN + MIDv2) starts KTN training: only these
@@ -160,8 +162,9 @@ def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, so
     else:
         converted, unused = {k: v for k, v in state.items() if k in own}, [k for k in state if k not in own]
     missing = [k for k in own if k not in converted]
-    stage1 = bool(missing) and all(k.startswith(STAGE1_FRESH) for k in missing) and all(
-        k.startswith(STAGE1_UNUSED) for k in unused)
+    blocks = tuple(p for p in STAGE1_FRESH if any(k.startswith(p) for k in missing))
+    whole = sorted(k for k in own if k.startswith(blocks)) if blocks else []  # a stage-1 file lacks whole blocks
+    stage1 = bool(missing) and sorted(missing) == whole and all(k.startswith(STAGE1_UNUSED) for k in unused)
     if stage1 and not training:
         raise WeightsMismatch(f"{source}: a stage-1 checkpoint (no DensePose {_groups(missing)}): it starts "
                               "training as MODEL.WEIGHTS; evaluation and inference need a trained model")
@@ -169,7 +172,8 @@ def convert_to_model(model: nn.Module, state: dict[str, Tensor], layout: str, so
     missing = [] if stage1 else missing
     shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in converted.items()
               if tuple(v.shape) != tuple(own[k].shape)]
-    problems = [f"{len(missing)} model tensors have no source: {_groups(missing)}" if missing else "",
+    problems = [variant_hint(missing, left),
+                f"{len(missing)} model tensors have no source: {_groups(missing)}" if missing else "",
                 f"{len(left)} checkpoint tensors are not used: {_groups(left)}" if left else "",
                 f"{len(shapes)} shapes differ: {'; '.join(shapes[:4])}" if shapes else ""]
     if any(problems):
@@ -222,6 +226,10 @@ def load_weights(model: nn.Module, spec: str, training: bool = False) -> LoadRep
     """
     if not spec:
         return LoadReport("(none)", "-", [], [], [])
+    if spec.startswith(ZOO):  # a zoo model by name: its cached file (docs/pretrained.md, "Model zoo")
+        from ktn_model.zoo.cache import checkpoint
+
+        spec = str(checkpoint(spec))
     if spec.startswith(TORCHVISION):
         source, own = _torchvision_state_dict(spec[len(TORCHVISION):]), model.state_dict()
         matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}

@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchvision.ops import box_iou
 
 from ktn_model.data.meta import DP_FRAME
+from ktn_model.data.person_masks import resample_masks  # noqa: F401 (the losses' import path)
 
 # The summed U/V losses are taken per this many images: the release's 4 images per process (docs/training.md).
 UV_LOSS_IMAGES = 4
@@ -73,7 +73,7 @@ def _grid_axis(coord: Tensor, lo: Tensor, extent: Tensor, size: int) -> tuple[Te
 
 def point_samples(points: list[Tensor], gt_boxes: Tensor, boxes: Tensor, size: int = 112) -> PointSamples:
     """points: per RoI (P_i, 5) [x, y, I, U, V] in the GT frame; gt_boxes, boxes (N, 4) -> the points inside."""
-    counts = torch.tensor([len(p) for p in points], device=boxes.device)
+    counts = torch.tensor([len(p) for p in points], dtype=torch.long, device=boxes.device)
     pts = torch.cat(points) if points else boxes.new_zeros((0, 5))
     roi = torch.repeat_interleave(torch.arange(len(points), device=boxes.device), counts)
     gt, box = gt_boxes[roi], boxes[roi]
@@ -94,22 +94,10 @@ def bilinear_sample(maps: Tensor, s: PointSamples) -> Tensor:
             + (1 - wx) * wy * m[s.roi, s.y_hi, s.x_lo] + wx * wy * m[s.roi, s.y_hi, s.x_hi])
 
 
-def resample_masks(masks: Tensor, gt_boxes: Tensor, boxes: Tensor, size: int | tuple[int, int] = 112) -> Tensor:
-    """S_gt (N, 256, 256) in GT frames -> (N, h, w) int64 in the frames of ``boxes``.
-
-    ``size`` is h = w or (h, w). Nearest sampling at the cells' top-left corners, zeros outside the GT box.
-    """
-    h, w = (size, size) if isinstance(size, int) else size
-    gt_wh = gt_boxes[:, 2:] - gt_boxes[:, :2]
-    a0 = 2 * (boxes[:, :2] - gt_boxes[:, :2]) / gt_wh - 1
-    a1 = 2 * (boxes[:, 2:] - gt_boxes[:, :2]) / gt_wh - 1
-
-    def axis(k: int, n: int) -> Tensor:  # (N, n) normalised source coordinates of one axis
-        return a0[:, k, None] + torch.arange(n, device=boxes.device, dtype=boxes.dtype) / n * (a1 - a0)[:, k, None]
-
-    grid = torch.stack(torch.broadcast_tensors(axis(0, w)[:, None, :], axis(1, h)[:, :, None]), dim=-1)
-    out = F.grid_sample(masks[:, None].to(boxes.dtype), grid, mode="nearest", padding_mode="zeros", align_corners=True)
-    return out[:, 0].round().long()
+def part_values(maps: Tensor, s: PointSamples) -> Tensor:
+    """maps (N, 25, S, S) -> (P_fg,): bilinear at the points on the body, in the channel of their annotated patch."""
+    fg = s.I > 0
+    return bilinear_sample(maps, s)[fg].gather(1, s.I[fg, None])[:, 0]
 
 
 def zero_loss(*tensors: Tensor) -> Tensor:

@@ -1,3 +1,3 @@
 """DensePose predictors, one registered file each (``MODEL.ROI_DENSEPOSE_HEAD.PREDICTOR_NAME``)."""
 
-from . import chart, ktn, ktnv2_v3  # noqa: F401 (importing registers them)
+from . import chart, chart_with_confidence, cse, ktn, ktnv2_v3, pid  # noqa: F401 (importing registers them)

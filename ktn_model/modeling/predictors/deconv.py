@@ -28,10 +28,18 @@ class DeconvPredictor(nn.Module):
     def up(self, x: Tensor) -> Tensor:
         return F.interpolate(x, scale_factor=self.up_scale, mode="bilinear", align_corners=False)
 
+    @classmethod
+    def output_type_for(cls, cfg) -> type:
+        """The output type the predictor of ``cfg`` returns, without building it (an exported graph's outputs)."""
+        return cls.output_type
 
-def chart_dims(cfg) -> dict:
-    """The keyword arguments every chart predictor reads from ``MODEL.ROI_DENSEPOSE_HEAD``."""
+
+def chart_dims(cfg, coarse_channels: tuple[int, ...] = (2,)) -> dict:
+    """The keyword arguments every chart predictor reads from ``MODEL.ROI_DENSEPOSE_HEAD``; ``coarse_channels``
+    lists the NUM_COARSE_SEGM_CHANNELS the predictor supports."""
     head = cfg.MODEL.ROI_DENSEPOSE_HEAD
-    if head.NUM_COARSE_SEGM_CHANNELS != 2:
-        raise ValueError("MODEL.ROI_DENSEPOSE_HEAD.NUM_COARSE_SEGM_CHANNELS: only 2 (fg / bg) is supported")
+    if head.NUM_COARSE_SEGM_CHANNELS not in coarse_channels:
+        raise ValueError(f"MODEL.ROI_DENSEPOSE_HEAD.NUM_COARSE_SEGM_CHANNELS {head.NUM_COARSE_SEGM_CHANNELS}: "
+                         f"{head.PREDICTOR_NAME} supports {' or '.join(map(str, coarse_channels))} (2 = fg / bg, "
+                         "15 = the legacy models' coarse parts)")
     return dict(num_surfaces=head.NUM_PATCHES + 1, kernel=head.DECONV_KERNEL, up_scale=head.UP_SCALE)

@@ -19,7 +19,9 @@ import numpy as np
 
 SAMPLES = 4096
 SAMPLED = ("dp_coarse_segm", "dp_fine_segm", "dp_u", "dp_v", "raw_coarse_segm_M", "raw_fine_segm_I", "raw_u", "raw_v",
-           "raw_parts_S", "raw_keypoint_K", "W_s", "dp_pooled_top1", "dp_head_top1")
+           "raw_parts_S", "raw_keypoint_K", "W_s", "dp_pooled_top1", "dp_head_top1", "dp_sigma_2", "dp_kappa_u",
+           "dp_kappa_v", "dp_fine_segm_confidence", "dp_coarse_segm_confidence", "dp_embedding",
+           "mesh_vertex_embeddings")
 DROPPED = ("input_resized_bgr",)
 
 
