@@ -6,7 +6,8 @@
 Per size a synthetic set (``ktn data synth``, generated once into ``--work`` and reused) gets a result file of
 20 detections per image (``tests/eval_scenes.py``: every person found with its GT points painted, the rest false
 positives around the persons). Each command runs in its own process, timed from start to exit with the peak
-resident memory of the process: ``ktn evaluate GT RESULTS --eval-data DIR --out metrics.json`` (GPS, GPSm,
+resident memory of its largest process and its CPU time (all its processes; steadier than the wall time on a
+shared machine): ``ktn evaluate GT RESULTS --eval-data DIR --out metrics.json`` (GPS, GPSm,
 keypoint AP) and, on the ``--reference-images`` set, ``python tests/reference_eval.py`` (the same metrics, written
 literally: docs/densepose_format.md, "Speed and memory"). The two metric sets must be equal to the last bit. Commands
 alternate for ``--rounds`` rounds and the fastest of each is kept (robust on a shared machine).
@@ -32,9 +33,10 @@ from eval_scenes import build_results  # noqa: E402
 from ktn_model.data.synthetic import generate  # noqa: E402
 from ktn_model.threads import cpu_description  # noqa: E402
 
-# Runs a command and prints its peak resident memory (KiB): the largest child's, i.e. the command's.
+# Runs a command and prints its CPU seconds (its processes and theirs) and peak resident memory (KiB, the largest
+# process's), and its exit status.
 _PEAK = "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; " \
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)"  # fmt: skip
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN); print(u.ru_utime + u.ru_stime, u.ru_maxrss, rc)"  # fmt: skip
 
 
 def scene(work: Path, images: int, seed: int) -> Path:
@@ -50,15 +52,15 @@ def scene(work: Path, images: int, seed: int) -> Path:
     return data_dir
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak MiB) of ``command`` in a fresh process."""
+def timed(command: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak MiB) of ``command`` in a fresh process."""
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - start
-    peak_kib, rc = out.stdout.split()[-2:]
+    cpu, peak_kib, rc = out.stdout.split()[-3:]
     if rc != "0":
         raise RuntimeError(f"{' '.join(command)} exited with {rc}")
-    return elapsed, int(peak_kib) / 1024
+    return elapsed, float(cpu), int(peak_kib) / 1024
 
 
 def main(images: str = typer.Option("300,1500,5000", help="Set sizes, comma-separated (minival has 1508)."),
@@ -81,14 +83,16 @@ def main(images: str = typer.Option("300,1500,5000", help="Set sizes, comma-sepa
             if with_ref:
                 ref.append(timed(ref_cmd + ["--out", str(data / "ref.json")]))
         n_det = len(json.loads(results.read_text()))
-        best = min(ours)
-        peak = max(m for _, m in ours)
-        print(f"{size} images, {n_det} detections: ktn evaluate {best[0]:.2f} s, peak {peak:.0f} MiB", flush=True)
+        wall, cpu = min(w for w, _, _ in ours), min(c for _, c, _ in ours)
+        peak = max(m for _, _, m in ours)
+        print(f"{size} images, {n_det} detections: ktn evaluate {wall:.2f} s wall, {cpu:.2f} s CPU, "
+              f"peak {peak:.0f} MiB", flush=True)  # fmt: skip
         if with_ref:
             same = json.loads((data / "m.json").read_text()) == json.loads((data / "ref.json").read_text())
-            ref_best = min(ref)
-            print(f"  reference formula implementation {ref_best[0]:.1f} s, peak {ref_best[1]:.0f} MiB; "
-                  f"ratio {ref_best[0] / best[0]:.1f}x; metrics identical: {same}", flush=True)  # fmt: skip
+            ref_wall, ref_cpu = min(w for w, _, _ in ref), min(c for _, c, _ in ref)
+            print(f"  reference formula implementation {ref_wall:.1f} s wall, {ref_cpu:.1f} s CPU, peak "
+                  f"{max(m for _, _, m in ref):.0f} MiB; ratio {ref_wall / wall:.1f}x wall, {ref_cpu / cpu:.1f}x CPU; "
+                  f"metrics identical: {same}", flush=True)  # fmt: skip
             if not same:
                 raise SystemExit("the metrics differ from the reference implementation")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")

@@ -22,6 +22,7 @@ from ktn_model.evaluation.json_stream import SpanReader, records
 from ktn_model.evaluation.results import PERSON_CATEGORY, decode_iuv
 
 _NUMBER_TYPES = (int, float)
+_SHORT = 8  # lists up to this long are checked in Python, longer ones by numpy
 MATCH_HINT = " (run `ktn infer --annotations GT_JSON` so that results.json uses the ground truth's image ids)"
 
 
@@ -54,9 +55,17 @@ class Detection:
 
 def number_list(value, length: int, what: str, where: str) -> np.ndarray:
     """A list of ``length`` finite numbers as float64, else a ValueError naming ``where``."""
-    if type(value) is list and len(value) == length and all(type(x) in _NUMBER_TYPES for x in value):
-        if all(math.isfinite(x) for x in value):  # the usual case, checked without numpy's overhead
-            return np.array(value, dtype=np.float64)
+    if type(value) is list and len(value) == length:  # the usual case, checked without asarray's generality
+        if length <= _SHORT:
+            if all(type(x) in _NUMBER_TYPES for x in value) and all(math.isfinite(x) for x in value):
+                return np.array(value, dtype=np.float64)
+        elif all(type(x) in _NUMBER_TYPES for x in value[:_SHORT]):
+            try:
+                arr = np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is not None and arr.ndim == 1 and np.isfinite(arr).all():
+                return arr
     try:
         arr = np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):

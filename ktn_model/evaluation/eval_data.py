@@ -100,29 +100,33 @@ class EvalData:
         order = np.argsort(self.part_id, kind="stable")
         bounds = np.searchsorted(self.part_id[order], np.arange(NUM_PATCHES + 2))
         self._part_vertices = [order[bounds[p] : bounds[p + 1]] for p in range(NUM_PATCHES + 1)]
-        self._part_uv = [(self.u[c][None, :], self.v[c][None, :]) for c in self._part_vertices]
+        # Each part's vertices in file order, in rows padded with +inf coordinates: (25, widest part).
+        self._counts = np.array([len(c) for c in self._part_vertices])
+        width = max(1, int(self._counts.max()))
+        self._pad_u, self._pad_v = np.full((2, NUM_PATCHES + 1, width), np.inf)
+        self._pad_index = np.zeros((NUM_PATCHES + 1, width), dtype=np.int64)
+        for p, cand in enumerate(self._part_vertices):
+            self._pad_u[p, : len(cand)], self._pad_v[p, : len(cand)] = self.u[cand], self.v[cand]
+            self._pad_index[p, : len(cand)] = cand
 
     def closest_vertices(self, part: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         """1-based subdiv vertex nearest in (U, V) within each point's part; 0 where there is none.
 
         Euclidean distance, ties to the first vertex in file order; labels outside
-        1..24 (or parts without vertices) get none. Shapes: all (P,).
+        1..24 (or parts without vertices) get none. Shapes: all (P,). All points are searched at once
+        against their part's padded row (the padding is +inf away).
         """
         part = np.asarray(part)
         out = np.zeros(part.shape, dtype=np.int64)
-        order = np.argsort(part, kind="stable")  # the points of each part, found by bisection
-        bounds = np.searchsorted(part[order], np.arange(NUM_PATCHES + 2))
-        for p in range(1, NUM_PATCHES + 1):
-            cand = self._part_vertices[p]
-            if bounds[p] == bounds[p + 1] or len(cand) == 0:
-                continue
-            cu, cv = self._part_uv[p]
-            rows = order[bounds[p] : bounds[p + 1]]
-            step = max(1, _CHUNK_ELEMENTS // len(cand))
-            for start in range(0, len(rows), step):
-                r = rows[start : start + step]
-                dist = np.sqrt((cu - u[r, None]) ** 2 + (cv - v[r, None]) ** 2)
-                out[r] = cand[np.argmin(dist, axis=1)] + 1
+        valid = (part >= 1) & (part <= NUM_PATCHES)
+        valid[valid] = self._counts[part[valid]] > 0
+        rows = np.flatnonzero(valid)
+        step = max(1, _CHUNK_ELEMENTS // self._pad_u.shape[1])
+        for start in range(0, len(rows), step):
+            r = rows[start : start + step]
+            p = part[r]
+            dist = np.sqrt((self._pad_u[p] - u[r, None]) ** 2 + (self._pad_v[p] - v[r, None]) ** 2)
+            out[r] = self._pad_index[p, np.argmin(dist, axis=1)] + 1
         return out
 
     def geodesic(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -218,8 +218,18 @@ class ModeAccumulator:
         self.areas = {name: Accumulator() for name in AREA_RANGES}
 
     def add(self, pairs: ImagePairs) -> None:
-        for name, rng in AREA_RANGES.items():
-            self.areas[name].add(match_image(pairs, rng, self.densepose))
+        """Match one image in every area range. A range that ignores no GT beyond those ignored anyway has the
+        "all" range's steps 1-3 and differs only in step 4, so it is derived from that matching."""
+        full = match_image(pairs, AREA_RANGES["all"], self.densepose)
+        for name, (lo, hi) in AREA_RANGES.items():
+            if name == "all" or full is None:
+                self.areas[name].add(full)
+            elif not (~pairs.gt_ignore & ((pairs.gt_area < lo) | (pairs.gt_area > hi))).any():
+                outside = (pairs.dt_area < lo) | (pairs.dt_area > hi)
+                self.areas[name].add(ImageMatches(full.scores, full.dt_matched, full.dt_ignore | (~full.dt_matched
+                                                  & outside[None, :]), full.gt_ignore, full.dt_gt))  # fmt: skip
+            else:
+                self.areas[name].add(match_image(pairs, (lo, hi), self.densepose))
 
     def extend(self, other: ModeAccumulator) -> None:
         for name, acc in self.areas.items():
