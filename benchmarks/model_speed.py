@@ -1,12 +1,14 @@
 """Inference speed of every preset family (the Table I variants, PID-net, the cascade, the KTNv2 release's R-50 and
 HRNet-W32, detectron2's zoo chart, confidence and CSE models) against torchvision's keypoint R-CNN,
-in PyTorch eager mode, through onnxruntime (the graph of ``ktn export``) and eager with the DensePose branch in
-bfloat16 (``bf16``: ``TEST.DENSEPOSE_PRECISION``, ours only), at several thread counts.
+in PyTorch eager mode (``eager``: the defaults, the DensePose branch's 3×3 convolutions through Winograd;
+``direct``: with ``TEST.WINOGRAD False``, ours only), through onnxruntime (the graph of ``ktn export``) and eager
+with the DensePose branch in bfloat16 (``bf16``: ``TEST.DENSEPOSE_PRECISION``, ours only), at several thread
+counts.
 
 Each (model, backend, threads) runs in its own subprocess on the same seeded images (800×1066), randomly
 initialised, ``--rounds`` times round-robin (every configuration once per round, the backends of a model side by
 side); reported: the fastest image time over all rounds (robust to other load on a shared machine), its ratio to
-``keypointrcnn_resnet50_fpn`` with the same backend and threads (its eager float32 time for ``bf16``), the
+``keypointrcnn_resnet50_fpn`` with the same backend and threads (its eager time for ``direct`` and ``bf16``), the
 speed-up over eager,
 parameters, peak memory (CUDA allocator peak, or the process's peak RSS on CPU) and detections per image. The
 ONNX files are exported once per model before the rounds, each in its own process (not timed). The zoo and
@@ -71,15 +73,21 @@ GOLDEN = {  # model -> golden fixture whose weights it runs with (tests/data/gol
     "detectron2 zoo R-50 WC2M": "R_50_FPN_WC2M_s1x",
     "detectron2 zoo R-50 CSE": "R_50_FPN_soft_s1x_cse",
 }
-BACKENDS = ("eager", "onnx", "bf16")  # bf16: eager with TEST.DENSEPOSE_PRECISION bfloat16 (ours only)
+BACKENDS = {  # eager backends -> their config overrides; onnx: the exported graph
+    "eager": [],
+    "direct": ["TEST.WINOGRAD", "False"],  # ours only
+    "bf16": ["TEST.DENSEPOSE_PRECISION", "bfloat16"],  # ours only
+    "onnx": [],
+}
+OURS_ONLY = ("direct", "bf16")
 IMAGE_SIZE = (800, 1066)
 
 
-def _cfg(variant: str, device: str, detections: int, precision: str = "float32"):
+def _cfg(variant: str, device: str, detections: int, backend: str = "eager"):
     """Score threshold 0, so that every model runs its heads on the same number of detections (random weights)."""
     opts = ["MODEL.DEVICE", device, "MODEL.ROI_DENSEPOSE_HEAD.GRAPH", str(ROOT / "graphs" / "v2.pkl"),
             "TEST.DETECTIONS_PER_IMAGE", str(detections), "MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.0",
-            "TEST.DENSEPOSE_PRECISION", precision]
+            *BACKENDS[backend]]
     return setup_cfg(ROOT / "configs" / f"{VARIANTS[variant]}.yaml", opts)
 
 
@@ -100,12 +108,12 @@ def write_golden_weights(variant: str, folder: Path) -> str:
     return str(write_checkpoint(GOLDEN[variant], folder))
 
 
-def _model(variant: str, device: str, detections: int, weights: str, precision: str = "float32") -> torch.nn.Module:
+def _model(variant: str, device: str, detections: int, weights: str, backend: str = "eager") -> torch.nn.Module:
     torch.manual_seed(0)
     if variant == REFERENCE:
         return keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, box_detections_per_img=detections,
                                          box_score_thresh=0.0)
-    model = build_model(_cfg(variant, device, detections, precision))
+    model = build_model(_cfg(variant, device, detections, backend))
     if weights:
         load_weights(model, weights)
     return model
@@ -129,7 +137,7 @@ def _runner(variant: str, backend: str, device: str, detections: int, weights: s
     """(image (3, H, W) -> its raw detection dict (ours) or number of detections (keypoint R-CNN's ONNX graph),
     parameter count, the model or exported graph (ours; None for keypoint R-CNN's graph)) for one backend."""
     if backend != "onnx":
-        model = _model(variant, device, detections, weights, "bfloat16" if backend == "bf16" else "float32")
+        model = _model(variant, device, detections, weights, backend)
         model = model.to(device).eval()
         return (lambda image: model([image])[0]), sum(p.numel() for p in model.parameters()), model
     n_params = sum(t.numel() for t in _model(variant, "cpu", detections, weights).parameters())
@@ -187,7 +195,7 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     table = pd.DataFrame(rows).groupby(["model", "backend", "threads"], sort=False).min()
     s = table["s/image"]
 
-    def reference(backend: str, threads: int) -> float:  # keypoint R-CNN has no bf16 row: its eager one
+    def reference(backend: str, threads: int) -> float:  # keypoint R-CNN has no direct or bf16 row: its eager one
         return s.get((REFERENCE, backend, threads), s.get((REFERENCE, "eager", threads), float("nan")))
 
     table.insert(1, f"× {REFERENCE}", [s[k] / reference(*k[1:]) for k in s.index])
@@ -232,7 +240,7 @@ def main(images: int = 2, rounds: int = 2, device: str = "cpu", threads: str = "
             for n_threads in threads.split(","):
                 for variant in chosen:
                     for b in backends.split(","):
-                        if variant == REFERENCE and b == "bf16":
+                        if variant == REFERENCE and b in OURS_ONLY:
                             continue
                         cmd = [sys.executable, __file__, *common[variant], "--images", str(images), "--device", device,
                                "--threads", n_threads, "--child", variant, "--backend", b,

@@ -346,8 +346,9 @@ _C.TEST.DETECTIONS_PER_IMAGE = 100
 # ones, the DensePose maps (and the keypoints from K) differ slightly (docs/export.md, "Reduced precision").
 # Training and exported graphs run in float32.
 _C.TEST.DENSEPOSE_PRECISION = "float32"
-# The DensePose head's 3×3 convolutions at CPU float32 inference through Winograd F(4×4, 3×3): the same map with 4×
-# fewer multiply-adds, rounded differently (~1e-5 of the activations' scale; modeling/winograd.py). False: direct.
+# The DensePose branch's 3×3 convolutions (MID, head, predictor) at CPU float32 inference through Winograd
+# F(4×4, 3×3): the same map with 4× fewer multiply-adds, rounded differently (~1e-6 of the outputs' scale;
+# modeling/winograd.py). False: direct.
 _C.TEST.WINOGRAD = True
 # Directory with SMPL_subdiv.mat, SMPL_SUBDIV_TRANSFORM.mat and Pdist_matrix.pkl.
 _C.TEST.EVAL_DATA_DIR = "datasets/densepose_eval_data"

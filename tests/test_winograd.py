@@ -77,13 +77,15 @@ def test_outside_inference_the_conv_is_nn_conv2d_to_the_bit():
     assert torch.equal(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=1))
 
 
-def test_rois_go_through_in_groups_with_the_same_result(monkeypatch):
-    conv, x = marked_conv(), torch.randn(11, 64, 28, 28)
+@pytest.mark.parametrize("tiles", [2 * 49, 3])  # two 28×28 RoIs per piece; bands of one tile row
+def test_pieces_give_the_same_result(monkeypatch, tiles):
+    conv, x = marked_conv(), torch.randn(5, 64, 28, 26)
     with torch.no_grad():
         whole = conv3x3(x, filters(conv.weight), conv.bias)
-        monkeypatch.setattr(winograd, "TILES_PER_GROUP", 2 * 49)  # two 28×28 RoIs per group: 6 groups
-        grouped = conv(x)
-    torch.testing.assert_close(grouped, whole, rtol=0, atol=1e-5)
+        monkeypatch.setattr(winograd, "TILES_PER_GROUP", tiles)
+        pieces = conv(x)
+    torch.testing.assert_close(pieces, whole, rtol=0, atol=1e-5)
+    torch.testing.assert_close(pieces.double(), reference(x, conv.weight, conv.bias), rtol=0, atol=1e-4)
 
 
 def test_new_weights_replace_the_cached_filters():

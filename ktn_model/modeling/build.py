@@ -92,8 +92,8 @@ def build_roi_heads(cfg, backbone: nn.Module, graphs: Mapping[str, np.ndarray] |
     predictor = build_densepose_predictor(cfg, head.out_channels, graphs)
     predictor, loss = with_cascade(cfg, head.out_channels, predictor, build_densepose_loss(cfg, predictor))
     if cfg.TEST.WINOGRAD:
-        use_winograd(head)
-        use_winograd(predictor)
+        for module in (head, predictor) if mid is None else (mid, head, predictor):
+            use_winograd(module)
     box_args = dict(fg_iou_thresh=h.IOU_THRESHOLDS[0], bg_iou_thresh=h.IOU_THRESHOLDS[0],
                     batch_size_per_image=h.BATCH_SIZE_PER_IMAGE, positive_fraction=h.POSITIVE_FRACTION,
                     bbox_reg_weights=tuple(box.BBOX_REG_WEIGHTS), score_thresh=h.SCORE_THRESH_TEST,

@@ -1,4 +1,4 @@
-"""Winograd F(4×4, 3×3): the DensePose head's 3×3 convolutions at CPU inference with 4× fewer multiply-adds.
+"""Winograd F(4×4, 3×3): the DensePose branch's 3×3 convolutions at CPU inference with 4× fewer multiply-adds.
 
 Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016), eq. (8): a 4×4 output tile is
 
@@ -7,9 +7,9 @@ Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (CVPR 2016), e
 for the 6×6 input tile d_c and the 3×3 filter g_c of each input channel c. Summed over channels, the element-wise
 products become 36 matrix products (one per tile position), (tiles × C_in) @ (C_in × C_out): 36 · C_in · C_out
 multiply-adds per 16 outputs against the direct convolution's 144 · C_in · C_out. It is the same linear map as the
-direct convolution; in float32 it rounds differently (about 1e-5 of the output's scale, against the direct one's
-1e-6: ``tests/test_winograd.py``), which is why it is opt-out (``TEST.WINOGRAD``) and never used while training,
-under autograd, tracing, autocast or on a GPU (where cuDNN chooses its own algorithm).
+direct convolution; in float32 it rounds differently (within 2e-5 of the output's scale, ``tests/test_winograd.py``;
+``TEST.WINOGRAD False`` keeps the direct rounding). It is never used while training, under autograd, tracing,
+autocast or on a GPU (where cuDNN chooses its own algorithm).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ B_T = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
 G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
      (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
 A_T = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
-# Tiles per matrix product: RoIs go through in groups of about this many tiles (five 28×28 RoIs), so that one
-# group's tiles stay in cache; whole batches at once ran 1.5× slower (85 RoIs, benchmarks/head_layout.py).
+# Tiles per matrix product: RoIs go through in groups of about this many tiles (five 28×28 RoIs), a large image in
+# bands of tile rows, so that one piece's tiles stay in cache; 85 RoIs at once ran 1.5× slower.
 TILES_PER_GROUP = 256
 MIN_CHANNELS = 64  # below this the tile transforms cost more than the products save
 
@@ -45,23 +45,39 @@ def filters(weight: Tensor) -> Tensor:
 
 def conv3x3(x: Tensor, u: Tensor, bias: Tensor | None) -> Tensor:
     """The same-padded 3×3 convolution of ``x`` (N, C_in, H, W) with the transformed filters ``u`` (36, C_in, C_out)
-    and ``bias`` (C_out,): (N, C_out, H, W) with channels-last strides."""
+    and ``bias`` (C_out,): (N, C_out, H, W) with channels-last strides.
+
+    The tiles go through in pieces of about ``TILES_PER_GROUP``: groups of images (RoIs) or, for a large image,
+    bands of tile rows; every piece is a view of one padded copy of ``x`` and writes its own rows of the output.
+    """
     n, c, h, w = x.shape
-    c_out = u.shape[2]
     th, tw = -(-h // OUT_TILE), -(-w // OUT_TILE)  # tiles down and across
-    ph, pw = th * OUT_TILE + 2, tw * OUT_TILE + 2  # padded height and width: one zero row/column before, the rest after
-    padded = x.new_zeros(n, ph, pw, c)  # (N, Hp, Wp, C_in)
+    padded = x.new_zeros(n, th * OUT_TILE + 2, tw * OUT_TILE + 2, c)  # (N, Hp, Wp, C_in): 1 zero row/column before
     padded[:, 1:h + 1, 1:w + 1] = x.permute(0, 2, 3, 1)
-    tiles = padded.as_strided((IN_TILE, IN_TILE, n, th, tw, c),  # overlapping 6×6 tiles every 4 pixels
-                              (pw * c, c, ph * pw * c, OUT_TILE * pw * c, OUT_TILE * c, 1))
-    v = kron(B_T) @ tiles.reshape(IN_TILE * IN_TILE, -1)  # B^T d B: (36, N·th·tw·C_in)
-    m = torch.bmm(v.view(IN_TILE * IN_TILE, n * th * tw, c), u)  # Σ_c: (36, N·th·tw, C_out)
-    y = kron(A_T) @ m.view(IN_TILE * IN_TILE, -1)  # A^T M A: (16, N·th·tw·C_out)
-    out = torch.empty(n, c_out, th * OUT_TILE, tw * OUT_TILE, dtype=x.dtype, memory_format=torch.channels_last)
-    out.permute(0, 2, 3, 1).view(n, th, OUT_TILE, tw, OUT_TILE, c_out).copy_(  # tiles back in place
-        y.view(OUT_TILE, OUT_TILE, n, th, tw, c_out).permute(2, 3, 0, 4, 1, 5))
-    out = out[:, :, :h, :w]
+    out = x.new_empty(n, th * OUT_TILE, tw * OUT_TILE, u.shape[2])  # (N, H', W', C_out), H', W' multiples of 4
+    images = max(1, TILES_PER_GROUP // (th * tw))  # images per piece
+    rows = max(1, min(th, TILES_PER_GROUP // tw))  # tile rows per piece
+    for i in range(0, n, images):
+        for r in range(0, th, rows):
+            band = slice(r * OUT_TILE, min(r + rows, th) * OUT_TILE)
+            tile_products(padded[i:i + images, band.start:band.stop + 2], u, out[i:i + images, band])
+    out = out.permute(0, 3, 1, 2)[:, :, :h, :w]  # (N, C_out, H, W), channels-last strides
     return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
+
+
+def tile_products(padded: Tensor, u: Tensor, out: Tensor) -> None:
+    """Eq. (8) on every tile of ``padded`` (n, 4·th + 2, 4·tw + 2, C_in), any strides, into ``out`` (n, 4·th, 4·tw,
+    C_out)."""
+    n, ph, pw, c = padded.shape
+    th, tw, c_out = (ph - 2) // OUT_TILE, (pw - 2) // OUT_TILE, u.shape[2]
+    sn, sh, sw, _ = padded.stride()
+    tiles = padded.as_strided((IN_TILE, IN_TILE, n, th, tw, c),  # overlapping 6×6 tiles every 4 pixels
+                              (sh, sw, sn, OUT_TILE * sh, OUT_TILE * sw, 1))
+    v = kron(B_T) @ tiles.reshape(IN_TILE * IN_TILE, -1)  # B^T d B: (36, n·th·tw·C_in)
+    m = torch.bmm(v.view(IN_TILE * IN_TILE, n * th * tw, c), u)  # Σ_c: (36, n·th·tw, C_out)
+    y = kron(A_T) @ m.view(IN_TILE * IN_TILE, -1)  # A^T M A: (16, n·th·tw·C_out)
+    out.view(n, th, OUT_TILE, tw, OUT_TILE, c_out).copy_(  # tiles back in place
+        y.view(OUT_TILE, OUT_TILE, n, th, tw, c_out).permute(2, 3, 0, 4, 1, 5))
 
 
 class Conv2d(nn.Conv2d):
@@ -79,12 +95,7 @@ class Conv2d(nn.Conv2d):
         key = (weight.data_ptr(), weight._version)
         if getattr(self, "_filters", (None,))[0] != key:
             self._filters = (key, filters(weight))
-        u = self._filters[1]
-        group = max(1, TILES_PER_GROUP // (-(-x.shape[2] // OUT_TILE) * -(-x.shape[3] // OUT_TILE)))
-        out = torch.empty(x.shape[0], u.shape[2], *x.shape[2:], dtype=x.dtype, memory_format=torch.channels_last)
-        for start in range(0, x.shape[0], group):  # written in place: no second copy of the whole output
-            out[start:start + group] = conv3x3(x[start:start + group], u, bias)
-        return out
+        return conv3x3(x, self._filters[1], bias)
 
 
 def eligible(conv: nn.Module) -> bool:
