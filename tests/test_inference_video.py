@@ -1,5 +1,6 @@
 """Steady video: identities by box IoU, temporal smoothing that keeps part boundaries, the video CLI path."""
 
+import io
 import json
 
 import cv2
@@ -85,6 +86,41 @@ def test_steady_video_tracks_smooths_per_person_and_records_tracks():
     assert steady.records[1] == {"frame": 0, "track_id": 2, "bbox": [10.0, 0.0, 2.0, 2.0], "score": 0.800000011920929}
 
 
+def _detections(rng, count):
+    """A Predictor-like output of ``count`` persons with random boxes and maps, the render frame's too."""
+    corners = rng.integers(0, 20, (count, 2))
+    boxes = np.concatenate([corners, corners + rng.integers(4, 12, (count, 2))], 1)
+    maps = [_result(rng.integers(0, 25, tuple(rng.integers(2, 6, 2)), np.uint8)) for _ in range(count)]
+    renders = [_result(rng.integers(0, 25, (3, 3), np.uint8)) for _ in range(count)]
+    return {"boxes": torch.tensor(boxes, dtype=torch.float32), "scores": torch.tensor(rng.random(count)).float(),
+            "densepose": maps, "render": {"densepose": renders}}
+
+
+def test_the_steady_state_saved_without_pickle_continues_exactly_as_the_uninterrupted_object():
+    rng = np.random.default_rng(1)
+    frames = [_detections(rng, count) for count in (2, 3, 1, 0, 2, 3, 2)]
+    whole = SteadyVideo(window=3, tracker=IoUTracker(min_iou=0.1, max_gap=1))
+    expected = [whole(frame) for frame in frames]
+    for n in range(1, len(frames)):
+        steady = SteadyVideo(window=3, tracker=IoUTracker(min_iou=0.1, max_gap=1))
+        for frame in frames[:n]:
+            steady(frame)
+        saved = io.BytesIO()
+        np.savez(saved, **steady.state())
+        saved.seek(0)
+        restored = SteadyVideo()
+        with np.load(saved, allow_pickle=False) as arrays:
+            restored.restore(dict(arrays))
+        assert restored.tracker.state() == steady.tracker.state() and restored.records == steady.records
+        for frame, want in zip(frames[n:], expected[n:], strict=True):
+            got = restored(frame)
+            assert got["track_ids"].tolist() == want["track_ids"].tolist()
+            for mine, theirs in ((got, want), (got["render"], want["render"])):  # both smoothers
+                pairs = zip(mine["densepose"], theirs["densepose"], strict=True)
+                assert all(a.labels.equal(b.labels) and a.uv.equal(b.uv) for a, b in pairs)
+        assert restored.records == whole.records
+
+
 def _avi(path, frames=8):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     rng = np.random.default_rng(0)
@@ -151,3 +187,4 @@ def test_a_restarted_run_redoes_only_the_video_whose_output_is_missing(tmp_path,
         assert (path.read_bytes(), path.stat().st_mtime_ns) == first[name]
     assert (out / "a_dp_viridis.mp4").read_bytes() == first["a_dp_viridis.mp4"][0]  # made again, the same bytes
     assert (out / "results.json").read_bytes() == b"[]"  # image names only: videos add no detections
+
