@@ -22,7 +22,7 @@ from ktn_model.inference.inputs import collect_inputs, is_video
 from ktn_model.inference.iuv_stream import predict_iuv
 from ktn_model.inference.pipeline import Predictor, build_trained_model, load_config
 from ktn_model.inference.shards import parse_shard
-from ktn_model.inference.video import opencv
+from ktn_model.inference.video import opencv, pyav
 from ktn_model.inference.writer import InferenceRun, image_ids_from, run
 from ktn_model.modeling.checkpoint_io import check_layout, save_in_layout
 from ktn_model.surface.atlas import DEFAULT_TILE, coverage_path_of, load_atlas, load_coverage
@@ -81,7 +81,7 @@ def infer(inputs: Sequence[str], weights: str | Path, out: str | Path, config_fi
     shard = parse_shard(options.shard)
     paths = collect_inputs(list(inputs))
     if any(is_video(p) for p in paths):
-        opencv()  # a video needs OpenCV: say so before the model loads
+        opencv(), pyav()  # a video needs OpenCV and PyAV: say so before the model loads
     image_ids = image_ids_from(options.annotations)
     atlas = None if options.texture_atlas is None else load_atlas(options.texture_atlas)[0]
     mesh_xyz = None if options.mesh is None else load_mesh_vertices(options.mesh)

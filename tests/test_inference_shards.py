@@ -57,9 +57,9 @@ def test_num_gpus_starts_one_child_per_gpu_with_its_shard_and_device_and_returns
 
 def test_stale_temp_files_of_our_outputs_only_are_removed(tmp_path):
     (tmp_path / "sub").mkdir()
-    for name in (".a_IUV.png.x1y2.tmp", "sub/.b.json.zz.tmp", ".notes.tmp", "keep.png"):
+    for name in (".a_IUV.png.x1y2.tmp", "sub/.b.json.zz.tmp", ".c.seg00001.npz.q9.tmp", ".notes.tmp", "keep.png"):
         (tmp_path / name).write_bytes(b"")
-    assert remove_stale_temp_files(tmp_path) == 2
+    assert remove_stale_temp_files(tmp_path) == 3
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == [
         ".notes.tmp", "keep.png"]  # fmt: skip
 

@@ -1,13 +1,17 @@
 """Steady video: identities by box IoU, temporal smoothing that keeps part boundaries, the video CLI path."""
 
+import io
 import json
+import sys
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from ktn_cli.ktn import app
+from ktn_model.inference import video
 from ktn_model.inference.smoothing import TemporalSmoother, to_box_grid, vote
 from ktn_model.inference.steady import SteadyVideo
 from ktn_model.inference.tracking import IoUTracker
@@ -85,6 +89,41 @@ def test_steady_video_tracks_smooths_per_person_and_records_tracks():
     assert steady.records[1] == {"frame": 0, "track_id": 2, "bbox": [10.0, 0.0, 2.0, 2.0], "score": 0.800000011920929}
 
 
+def _detections(rng, count):
+    """A Predictor-like output of ``count`` persons with random boxes and maps, the render frame's too."""
+    corners = rng.integers(0, 20, (count, 2))
+    boxes = np.concatenate([corners, corners + rng.integers(4, 12, (count, 2))], 1)
+    maps = [_result(rng.integers(0, 25, tuple(rng.integers(2, 6, 2)), np.uint8)) for _ in range(count)]
+    renders = [_result(rng.integers(0, 25, (3, 3), np.uint8)) for _ in range(count)]
+    return {"boxes": torch.tensor(boxes, dtype=torch.float32), "scores": torch.tensor(rng.random(count)).float(),
+            "densepose": maps, "render": {"densepose": renders}}
+
+
+def test_the_steady_state_saved_without_pickle_continues_exactly_as_the_uninterrupted_object():
+    rng = np.random.default_rng(1)
+    frames = [_detections(rng, count) for count in (2, 3, 1, 0, 2, 3, 2)]
+    whole = SteadyVideo(window=3, tracker=IoUTracker(min_iou=0.1, max_gap=1))
+    expected = [whole(frame) for frame in frames]
+    for n in range(1, len(frames)):
+        steady = SteadyVideo(window=3, tracker=IoUTracker(min_iou=0.1, max_gap=1))
+        for frame in frames[:n]:
+            steady(frame)
+        saved = io.BytesIO()
+        np.savez(saved, **steady.state())
+        saved.seek(0)
+        restored = SteadyVideo()
+        with np.load(saved, allow_pickle=False) as arrays:
+            restored.restore(dict(arrays))
+        assert restored.tracker.state() == steady.tracker.state() and restored.records == steady.records
+        for frame, want in zip(frames[n:], expected[n:], strict=True):
+            got = restored(frame)
+            assert got["track_ids"].tolist() == want["track_ids"].tolist()
+            for mine, theirs in ((got, want), (got["render"], want["render"])):  # both smoothers
+                pairs = zip(mine["densepose"], theirs["densepose"], strict=True)
+                assert all(a.labels.equal(b.labels) and a.uv.equal(b.uv) for a, b in pairs)
+        assert restored.records == whole.records
+
+
 def _avi(path, frames=8):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
     rng = np.random.default_rng(0)
@@ -151,3 +190,61 @@ def test_a_restarted_run_redoes_only_the_video_whose_output_is_missing(tmp_path,
         assert (path.read_bytes(), path.stat().st_mtime_ns) == first[name]
     assert (out / "a_dp_viridis.mp4").read_bytes() == first["a_dp_viridis.mp4"][0]  # made again, the same bytes
     assert (out / "results.json").read_bytes() == b"[]"  # image names only: videos add no detections
+
+
+def _decoded(path):
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while (frame := capture.read())[0]:
+        frames.append(frame[1])
+    return frames
+
+
+@pytest.mark.parametrize(("stop", "kept"), [(4, 1), (6, 2)])  # the frame annotating stops at; segments kept
+def test_an_interrupted_video_continues_from_its_last_finished_segment_as_if_never_stopped(
+        tmp_path, trained, monkeypatch, stop, kept):  # fmt: skip
+    torch.set_num_threads(1)
+    weights, _, _ = trained
+    monkeypatch.setattr(video, "SEGMENT_FRAMES", 3)
+    _avi(tmp_path / "clip.avi", frames=7)
+
+    def args(out):
+        return ["infer", str(tmp_path / "clip.avi"), "INPUT.MIN_SIZE_TEST", "96", "--weights", str(weights),
+                "--min-score", "0", "--vis", "dp_segm", "--steady", "3", "--out", str(tmp_path / out)]  # fmt: skip
+
+    assert CliRunner().invoke(app, args("whole")).exit_code == 0
+    annotated = []
+    annotate = InferenceRun._annotate_frame
+
+    def interrupted(job, frame, vis):
+        if len(annotated) == stop:
+            raise KeyboardInterrupt
+        annotated.append(frame)
+        return annotate(job, frame, vis)
+
+    monkeypatch.setattr(InferenceRun, "_annotate_frame", interrupted)
+    res = CliRunner().invoke(app, args("out"))
+    assert res.exit_code == 130, res.output
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert left == sorted(f".clip_dp_segm.seg{k:05d}.{ext}" for k in range(kept) for ext in ("mp4", "npz"))
+    annotated.clear()
+    stop = -1
+    res = CliRunner().invoke(app, args("out"))
+    assert res.exit_code == 0, res.output
+    assert len(annotated) == 7 - 3 * kept  # the kept segments' frames are decoded, not annotated
+    whole, out = tmp_path / "whole", tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in whole.iterdir())  # no hidden file left
+    assert (out / "clip_tracks.json").read_bytes() == (whole / "clip_tracks.json").read_bytes()
+    frames, expected = _decoded(out / "clip_dp_segm.mp4"), _decoded(whole / "clip_dp_segm.mp4")
+    assert len(frames) == 7 and all(np.array_equal(a, b) for a, b in zip(frames, expected, strict=True))
+    assert (out / "clip_dp_segm.mp4").read_bytes() == (whole / "clip_dp_segm.mp4").read_bytes()
+
+
+def test_without_pyav_a_video_is_one_error_line_before_any_work(tmp_path, trained, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # import av: ImportError
+    _avi(tmp_path / "clip.avi", frames=2)
+    res = CliRunner().invoke(app, ["infer", str(tmp_path / "clip.avi"), "--weights", str(trained[0]),
+                                   "--out", str(tmp_path / "out")])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert res.output.strip() == "error: writing annotated videos needs PyAV: pip install 'ktn[video]'"
+    assert not (tmp_path / "out").exists()

@@ -7,7 +7,8 @@
   ``paste`` decides which detection owns a pixel) and as the official result dicts (``coco_results``, what the
   evaluation glue scores).
 - ``inputs``: files, folders, globs and videos in; images read ahead in a background thread.
-- ``video``: the one OpenCV video reader (``video_frames``) and writer (``annotate_video``).
+- ``video``: the one OpenCV video reader (``video_frames``) and writer (``annotate_video``: resumable segments
+  joined with PyAV).
 - ``writer``: ``InferenceRun`` and ``run``, the ``ktn infer`` outputs (PNGs, pictures, results.json); ``shards``
   splits and restarts runs, ``gpus`` runs one process per GPU.
 - ``steady`` (``tracking``, ``smoothing``): persons kept and smoothed across video frames (``--steady``).

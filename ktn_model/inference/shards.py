@@ -4,7 +4,8 @@
 list is deterministic: folders sorted, patterns sorted, in the order given), so N array jobs cover every input
 once. Every image's outputs are written atomically and its detections last, as one part file
 ``OUT/.parts/<name>.json``: an image whose part exists is done and is skipped by a later run. A finished video
-(renamed into place, its tracks written) gets an empty part the same way and is skipped while its outputs exist.
+(its finished segments joined into place, its tracks written) gets an empty part the same way and is skipped
+while its outputs exist; a killed video continues from its last finished segment (``video.annotate_video``).
 At the end of every run ``results.json`` is rewritten from the parts present for the image names of the whole
 input list, in input order, under a lock, so the last shard to
 finish (or a restart) leaves the same file one uninterrupted run writes.
@@ -21,7 +22,7 @@ from ktn_utils.atomic import atomic_write
 
 PARTS_DIR = ".parts"
 SHARD = re.compile(r"(\d+)/(\d+)")
-STALE_TEMP = re.compile(r"\..+\.(png|json)\.[^.]+\.tmp")  # ``atomic_write``'s temporary ".NAME.*.tmp" of our outputs
+STALE_TEMP = re.compile(r"\..+\.(png|json|npz)\.[^.]+\.tmp")  # ``atomic_write``'s ".NAME.*.tmp" of our outputs
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -57,7 +58,8 @@ def write_part(out_dir: Path, name: str, results: list[dict]) -> None:
 
 
 def remove_stale_temp_files(out_dir: Path) -> int:
-    """Delete the temporary files a killed run left (``atomic_write``'s, of PNG and json outputs); how many."""
+    """Delete the temporary files a killed run left (``atomic_write``'s, of PNG, json and video state outputs); how
+    many."""
     stale = [p for p in out_dir.rglob(".*.tmp") if p.is_file() and STALE_TEMP.fullmatch(p.name)]
     for path in stale:
         path.unlink(missing_ok=True)

@@ -46,7 +46,7 @@ class TemporalSmoother:
 
     def smooth(self, track: int, labels: np.ndarray, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """This frame's (h, w) uint8 labels and (2, h, w) float32 uv of ``track`` -> the smoothed pair."""
-        past = self.history.setdefault(track, deque(maxlen=max(self.window - 1, 0)))
+        past = self.history.setdefault(track, self._past())
         h, w = labels.shape
         stack_l = np.stack([labels, *(to_box_grid(p[0], h, w) for p in reversed(past))])
         stack_uv = np.stack([uv, *(to_box_grid(p[1], h, w) for p in reversed(past))])
@@ -57,3 +57,19 @@ class TemporalSmoother:
     def keep_only(self, tracks: set[int]) -> None:
         """Forget the tracks that ended."""
         self.history = {t: h for t, h in self.history.items() if t in tracks}
+
+    def _past(self) -> deque:
+        return deque(maxlen=max(self.window - 1, 0))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The history as arrays for ``np.savez``: ``"<track>/<k>/labels"`` (h, w) and ``"<track>/<k>/uv"``
+        (2, h, w), k = 0 the oldest frame kept."""
+        return {f"{t}/{k}/{name}": maps for t, past in self.history.items() for k, pair in enumerate(past)
+                for name, maps in zip(("labels", "uv"), pair, strict=True)}
+
+    @classmethod
+    def from_state(cls, window: int, arrays: dict[str, np.ndarray]) -> TemporalSmoother:
+        smoother = cls(window)
+        for t, k in sorted({tuple(map(int, key.split("/")[:2])) for key in arrays}):
+            smoother.history.setdefault(t, smoother._past()).append((arrays[f"{t}/{k}/labels"], arrays[f"{t}/{k}/uv"]))
+        return smoother

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ktn_model.inference.smoothing import TemporalSmoother
@@ -35,6 +37,24 @@ class SteadyVideo:
                 output["render"] = {**output["render"], "densepose": self._smooth("render", ids,
                                                                                   output["render"]["densepose"])}
         return output
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything ``restore`` needs to continue exactly, as arrays for ``np.savez`` (no pickle): under ``"json"``
+        the window, tracker, records and smoother kinds as UTF-8 JSON bytes (N,) uint8; each smoother's maps under
+        ``"<kind>:<track>/<k>/labels"`` / ``"…/uv"`` (``TemporalSmoother.state``)."""
+        meta = {"window": self.window, "tracker": self.tracker.state(), "records": self.records,
+                "smoothers": list(self.smoothers)}
+        maps = {f"{kind}:{key}": a for kind, smoother in self.smoothers.items() for key, a in smoother.state().items()}
+        return {"json": np.frombuffer(json.dumps(meta).encode(), np.uint8), **maps}
+
+    def restore(self, arrays: dict[str, np.ndarray]) -> None:
+        """Continue from a ``state()``: the next frame gets what it would have got from the object that saved it."""
+        meta = json.loads(arrays["json"].tobytes())
+        self.window, self.records = meta["window"], meta["records"]
+        self.tracker = IoUTracker.from_state(meta["tracker"])
+        maps = {kind: {k.removeprefix(f"{kind}:"): a for k, a in arrays.items() if k.startswith(f"{kind}:")}
+                for kind in meta["smoothers"]}
+        self.smoothers = {kind: TemporalSmoother.from_state(self.window, maps[kind]) for kind in maps}
 
     def _smooth(self, kind: str, ids, results: list[DensePoseChartResult]) -> list[DensePoseChartResult]:
         smoother = self.smoothers.setdefault(kind, TemporalSmoother(self.window))

@@ -53,3 +53,14 @@ class IoUTracker:
         for d, t in enumerate(ids.tolist()):
             self.tracks[t] = (boxes[d], self.frame)
         return ids
+
+    def state(self) -> dict:
+        """Everything ``from_state`` needs to continue exactly, as JSON-ready values (floats round-trip exactly)."""
+        tracks = [[t, box.tolist(), last] for t, (box, last) in self.tracks.items()]
+        return {"min_iou": self.min_iou, "max_gap": self.max_gap, "frame": self.frame, "next_id": self.next_id,
+                "tracks": tracks}
+
+    @classmethod
+    def from_state(cls, state: dict) -> IoUTracker:
+        tracks = {t: (np.array(box, np.float64), last) for t, box, last in state["tracks"]}
+        return cls(state["min_iou"], state["max_gap"], state["frame"], state["next_id"], tracks)

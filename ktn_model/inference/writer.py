@@ -138,13 +138,14 @@ class InferenceRun:
 
     def video(self, path: Path, name: str) -> int:
         """Annotate every frame of a video with the first visualisation; returns the frame count. With ``steady``
-        the persons are tracked (and smoothed) across frames and ``<stem>_tracks.json`` lists them. Then an empty
-        part records the video as done (also one whose decoding stopped early: its frames so far are written)."""
+        the persons are tracked (and smoothed) across frames and ``<stem>_tracks.json`` lists them. A killed run's
+        finished segments are kept, with the tracking state (``annotate_video``). Then an empty part records the
+        video as done (also one whose decoding stopped early: its frames so far are written)."""
         from ktn_model.inference.steady import SteadyVideo
         from ktn_model.inference.video import annotate_video  # needs OpenCV, imported only for videos
 
         self._steady = SteadyVideo(self.steady) if self.steady else None
-        frames, announced = annotate_video(path, self.out_dir, self.video_vis, self._annotate_frame)
+        frames, announced = annotate_video(path, self.out_dir, self.video_vis, self._annotate_frame, self._steady)
         if self._steady is not None:
             tracks = json.dumps(self._steady.records).encode()
             atomic_write(self.tracks_path(path), lambda f: f.write(tracks))
