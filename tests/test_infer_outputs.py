@@ -70,6 +70,7 @@ def test_inputs_from_files_folders_and_globs(tmp_path):
 
 def test_infer_writes_images_that_decode_to_the_model_predictions(tmp_path, trained):
     weights, model, cfg = trained
+    torch.set_num_threads(1)  # the same as `--threads 1`: float sums may depend on the thread count
     rng = np.random.default_rng(0)
     (tmp_path / "in").mkdir()
     sizes = {"wide": (200, 280), "tall": (260, 190)}
@@ -77,7 +78,8 @@ def test_infer_writes_images_that_decode_to_the_model_predictions(tmp_path, trai
     for name, pixels in images.items():
         Image.fromarray(pixels).save(tmp_path / "in" / f"{name}.png")
     res = CliRunner().invoke(app, ["infer", str(tmp_path / "in"), "--weights", str(weights), "--out",
-                                   str(tmp_path / "out"), "--min-score", "0", "--vis", ",".join(VIS)])
+                                   str(tmp_path / "out"), "--min-score", "0", "--vis", ",".join(VIS),
+                                   "--threads", "1"])
     assert res.exit_code == 0, res.output
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     predictor = Predictor(cfg, model)
