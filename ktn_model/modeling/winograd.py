@@ -48,19 +48,21 @@ def conv3x3(x: Tensor, u: Tensor, bias: Tensor | None) -> Tensor:
     and ``bias`` (C_out,): (N, C_out, H, W) with channels-last strides.
 
     The tiles go through in pieces of about ``TILES_PER_GROUP``: groups of images (RoIs) or, for a large image,
-    bands of tile rows; every piece is a view of one padded copy of ``x`` and writes its own rows of the output.
+    bands of tile rows; each piece is padded on its own (so that it stays in cache) and writes its rows of the output.
     """
     n, c, h, w = x.shape
     th, tw = -(-h // OUT_TILE), -(-w // OUT_TILE)  # tiles down and across
-    padded = x.new_zeros(n, th * OUT_TILE + 2, tw * OUT_TILE + 2, c)  # (N, Hp, Wp, C_in): 1 zero row/column before
-    padded[:, 1:h + 1, 1:w + 1] = x.permute(0, 2, 3, 1)
     out = x.new_empty(n, th * OUT_TILE, tw * OUT_TILE, u.shape[2])  # (N, H', W', C_out), H', W' multiples of 4
     images = max(1, TILES_PER_GROUP // (th * tw))  # images per piece
     rows = max(1, min(th, TILES_PER_GROUP // tw))  # tile rows per piece
     for i in range(0, n, images):
+        part = x[i:i + images]
         for r in range(0, th, rows):
-            band = slice(r * OUT_TILE, min(r + rows, th) * OUT_TILE)
-            tile_products(padded[i:i + images, band.start:band.stop + 2], u, out[i:i + images, band])
+            first, end = r * OUT_TILE - 1, min(r + rows, th) * OUT_TILE + 1  # input rows of the piece, halo included
+            piece = x.new_zeros(part.shape[0], end - first, tw * OUT_TILE + 2, c)  # (n, 4·rows + 2, Wp, C_in)
+            top, bottom = max(first, 0), min(end, h)  # the rows that lie in the image
+            piece[:, top - first:bottom - first, 1:w + 1] = part[:, :, top:bottom].permute(0, 2, 3, 1)
+            tile_products(piece, u, out[i:i + images, first + 1:end - 1])
     out = out.permute(0, 3, 1, 2)[:, :, :h, :w]  # (N, C_out, H, W), channels-last strides
     return out if bias is None else out.add_(bias.view(1, -1, 1, 1))
 
