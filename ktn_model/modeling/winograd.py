@@ -36,6 +36,9 @@ def kron(matrix: tuple) -> Tensor:
     return torch.kron(m, m).float()
 
 
+B_KRON, A_KRON = kron(B_T), kron(A_T)  # (36, 36) and (16, 36), made once: every piece of every conv applies them
+
+
 def filters(weight: Tensor) -> Tensor:
     """G g G^T of every filter, computed in float64: (C_out, C_in, 3, 3) -> (36, C_in, C_out) float32."""
     g = torch.tensor(G, dtype=torch.float64)
@@ -75,9 +78,9 @@ def tile_products(padded: Tensor, u: Tensor, out: Tensor) -> None:
     sn, sh, sw, _ = padded.stride()
     tiles = padded.as_strided((IN_TILE, IN_TILE, n, th, tw, c),  # overlapping 6×6 tiles every 4 pixels
                               (sh, sw, sn, OUT_TILE * sh, OUT_TILE * sw, 1))
-    v = kron(B_T) @ tiles.reshape(IN_TILE * IN_TILE, -1)  # B^T d B: (36, n·th·tw·C_in)
+    v = B_KRON @ tiles.reshape(IN_TILE * IN_TILE, -1)  # B^T d B: (36, n·th·tw·C_in)
     m = torch.bmm(v.view(IN_TILE * IN_TILE, n * th * tw, c), u)  # Σ_c: (36, n·th·tw, C_out)
-    y = kron(A_T) @ m.view(IN_TILE * IN_TILE, -1)  # A^T M A: (16, n·th·tw·C_out)
+    y = A_KRON @ m.view(IN_TILE * IN_TILE, -1)  # A^T M A: (16, n·th·tw·C_out)
     out.view(n, th, OUT_TILE, tw, OUT_TILE, c_out).copy_(  # tiles back in place
         y.view(OUT_TILE, OUT_TILE, n, th, tw, c_out).permute(2, 3, 0, 4, 1, 5))
 
@@ -90,12 +93,13 @@ class Conv2d(nn.Conv2d):
     """
 
     winograd = False
+    _filters: tuple = (None, None)  # (the weight's (data_ptr, version), its transformed filters (36, C_in, C_out))
 
     def _conv_forward(self, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
         if not (self.winograd and not self.training and applies(x, weight)):
             return super()._conv_forward(x, weight, bias)
         key = (weight.data_ptr(), weight._version)
-        if getattr(self, "_filters", (None,))[0] != key:
+        if self._filters[0] != key:
             self._filters = (key, filters(weight))
         return conv3x3(x, self._filters[1], bias)
 
