@@ -117,9 +117,11 @@ def annotate_video(path: Path, out_dir: Path, vis: str, annotate: Callable[[np.n
                 writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, rgb.shape[1::-1])
             writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
             if frames % SEGMENT_FRAMES == 0:
-                writer = _finish(writer, final, segment, resumable)
-        if writer is not None:
-            writer = _finish(writer, final, segment, resumable)
+                _finish(writer, final, segment, resumable)
+                writer = None  # the next frame opens the next segment
+        if writer is not None:  # the last, shorter segment
+            _finish(writer, final, segment, resumable)
+            writer = None
     finally:
         if writer is not None:
             writer.release()
